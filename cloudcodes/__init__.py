@@ -1,0 +1,80 @@
+"""The CloudCodes Partner Portal: the application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from cloudcodes.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+        instance_relative_config=True,
+    )
+    load_config(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from cloudcodes import models  # noqa: F401 - registers every table with the metadata
+    from cloudcodes.db import configure_sqlite
+    from cloudcodes.extensions import csrf, db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
+
+
+def register_blueprints(app: Flask) -> None:
+    from cloudcodes.public.views import blueprint as public
+
+    app.register_blueprint(public)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from cloudcodes.errors import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from cloudcodes import clock
+    from cloudcodes.money import Money
+    from cloudcodes.program.terms import format_percent
+
+    @app.template_filter("money")
+    def money_filter(value: Money) -> str:
+        return value.format()
+
+    @app.template_filter("percent")
+    def percent_filter(value: Any) -> str:
+        return f"{format_percent(value)} %"
+
+    @app.template_filter("percent_points")
+    def percent_points_filter(value: Any) -> str:
+        return format_percent(value)
+
+    app.jinja_env.globals["current_year"] = lambda: clock.today().year
+
+
+def register_commands(app: Flask) -> None:
+    from cloudcodes.demo import demo_cli
+
+    app.cli.add_command(demo_cli)

@@ -1,0 +1,46 @@
+"""``flask --app wsgi demo seed``: demo data to explore the portal with, safe to run again.
+
+Each feature adds a step to DEMO_STEPS; a step returns the demo logins it made, if any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+from flask.cli import AppGroup
+
+from cloudcodes.extensions import db
+from cloudcodes.program.services import program_terms
+from cloudcodes.program.terms import format_percent
+
+DemoLogin = tuple[str, str, str]  # (role, e-mail, password)
+DemoStep = Callable[[], list[DemoLogin]]
+
+
+def seed_program() -> list[DemoLogin]:
+    # The migration stores the published terms; reading them here proves they are there.
+    terms = program_terms()
+    reseller, premier = format_percent(terms.reseller_margin_pct), format_percent(terms.premier_margin_pct)
+    click.echo(f"Program: Reseller {reseller} %, Premier {premier} %.")
+    return []
+
+
+DEMO_STEPS: list[DemoStep] = [seed_program]
+
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+@demo_cli.command("seed")
+def seed_command() -> None:
+    """Load the demo data (idempotent) and print the demo logins."""
+    logins: list[DemoLogin] = []
+    for step in DEMO_STEPS:
+        logins.extend(step())
+        db.session.commit()
+    if logins:
+        click.echo("Demo logins:")
+        for role, email, password in logins:
+            click.echo(f"  {role:<10} {email:<36} {password}")
+    else:
+        click.echo("No demo logins yet.")

@@ -1,0 +1,47 @@
+"""Error pages for people and JSON errors for the API, in the shape SPEC.md fixes."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, make_response, render_template, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
+
+from cloudcodes.extensions import db
+
+ADVICE = {
+    400: "The request could not be understood. Go back, check what you entered and try again.",
+    403: "You do not have access to this page. If you think you should, ask your account owner or CloudCodes.",
+    404: "We could not find that page. Check the address, or start again from the home page.",
+    405: "This page cannot be used that way. Go back and use the page's own buttons and links.",
+    413: "What you sent is too large. Send a smaller file or less text.",
+    429: "Too many attempts. Wait a little and try again.",
+    500: "Something went wrong on our side and nothing was saved. Try again in a moment; "
+    "if it keeps happening, write to us.",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(code: int, title: str, message: str) -> ResponseReturnValue:
+    if wants_json():
+        slug = title.lower().replace(" ", "_")
+        return jsonify(error={"code": slug, "message": message}), code
+    return render_template("errors/error.html", code=code, title=title, message=message), code
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException) -> ResponseReturnValue:
+        code = error.code or 500
+        message = ADVICE.get(code) or error.description or ""
+        response = make_response(error_response(code, error.name, message))
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(InternalServerError)
+    def handle_server_error(error: InternalServerError) -> ResponseReturnValue:
+        db.session.rollback()
+        return error_response(500, "Internal Server Error", ADVICE[500])

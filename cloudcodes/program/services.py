@@ -1,0 +1,105 @@
+"""The one way the rest of the portal reads (and admins change) the program's terms."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from typing import Any
+
+from flask import g, has_app_context
+from sqlalchemy import select
+
+from cloudcodes.extensions import db
+from cloudcodes.money import Money
+from cloudcodes.program.models import ProgramSettings, VolumeDiscountTier
+from cloudcodes.program.terms import DEFAULT_TERMS, ProgramTerms, VolumeTier
+
+SETTINGS_ID = 1
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be saved; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def program_terms() -> ProgramTerms:
+    """The terms in force now, read once per request or command."""
+    if has_app_context() and "program_terms" in g:
+        return g.program_terms
+    terms = _load_terms()
+    if has_app_context():
+        g.program_terms = terms
+    return terms
+
+
+def _load_terms() -> ProgramTerms:
+    row = db.session.get(ProgramSettings, SETTINGS_ID)
+    if row is None:
+        # A database migrated but never seeded still has the published program.
+        return DEFAULT_TERMS
+    tiers = db.session.scalars(select(VolumeDiscountTier).order_by(VolumeDiscountTier.min_seats)).all()
+    return ProgramTerms(
+        reseller_margin_pct=row.reseller_margin_pct,
+        premier_margin_pct=row.premier_margin_pct,
+        premier_revenue_commitment=row.premier_revenue_commitment,
+        premier_trained_sales_staff=row.premier_trained_sales_staff,
+        registration_lifetime_days=row.registration_lifetime_days,
+        commission_hold_days=row.commission_hold_days,
+        currency=row.currency,
+        contact_email=row.contact_email,
+        volume_tiers=tuple(VolumeTier(t.min_seats, t.extra_points) for t in tiers),
+    )
+
+
+def _validate(terms: ProgramTerms) -> None:
+    for name in ("reseller_margin_pct", "premier_margin_pct"):
+        value = getattr(terms, name)
+        if not Decimal(0) <= value <= Decimal(100):
+            raise SettingsError(name, "A margin is a percentage between 0 and 100.")
+    if terms.premier_margin_pct < terms.reseller_margin_pct:
+        raise SettingsError("premier_margin_pct", "The Premier margin cannot be lower than the Reseller margin.")
+    if terms.premier_revenue_commitment.minor < 0:
+        raise SettingsError("premier_revenue_commitment", "The revenue commitment cannot be negative.")
+    if terms.premier_revenue_commitment.currency != terms.currency:
+        raise SettingsError("premier_revenue_commitment", "The commitment must be in the program's currency.")
+    if terms.premier_trained_sales_staff < 0:
+        raise SettingsError("premier_trained_sales_staff", "The number of trained sales staff cannot be negative.")
+    if terms.registration_lifetime_days < 1:
+        raise SettingsError("registration_lifetime_days", "A registration lasts at least one day.")
+    if terms.commission_hold_days < 0:
+        raise SettingsError("commission_hold_days", "The hold cannot be negative.")
+    seats = [tier.min_seats for tier in terms.volume_tiers]
+    if len(seats) != len(set(seats)) or any(s < 1 for s in seats):
+        raise SettingsError("volume_tiers", "Each volume tier needs its own seat count of at least 1.")
+
+
+def update_program_terms(**changes: Any) -> ProgramTerms:
+    """Save new terms; they apply from now on and never touch commissions already fixed."""
+    current = program_terms()
+    if "premier_revenue_commitment" in changes and not isinstance(changes["premier_revenue_commitment"], Money):
+        currency = changes.get("currency", current.currency)
+        changes["premier_revenue_commitment"] = Money.parse(changes["premier_revenue_commitment"], currency)
+    for name in ("reseller_margin_pct", "premier_margin_pct"):
+        if name in changes:
+            changes[name] = Decimal(str(changes[name]))
+    new_terms = dataclasses.replace(current, **changes)
+    _validate(new_terms)
+
+    row = db.session.get(ProgramSettings, SETTINGS_ID)
+    created = row is None
+    if row is None:
+        row = ProgramSettings(id=SETTINGS_ID)
+        db.session.add(row)
+    for column in (f.name for f in dataclasses.fields(ProgramTerms) if f.name != "volume_tiers"):
+        setattr(row, column, getattr(new_terms, column))
+    if created or "volume_tiers" in changes:
+        db.session.execute(VolumeDiscountTier.__table__.delete())
+        db.session.add_all(
+            VolumeDiscountTier(min_seats=t.min_seats, extra_points=t.extra_points) for t in new_terms.volume_tiers
+        )
+    db.session.commit()
+    g.pop("program_terms", None)
+    return new_terms

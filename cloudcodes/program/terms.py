@@ -1,0 +1,66 @@
+"""The program's terms as plain values, and the rules that read them. No Flask, no database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from cloudcodes.money import Money
+
+RESELLER = "reseller"
+PREMIER = "premier"
+LEVELS = (RESELLER, PREMIER)
+LEVEL_NAMES = {RESELLER: "Reseller", PREMIER: "Premier"}
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeTier:
+    """Extra margin points on one purchase of at least ``min_seats`` seats (Premier only)."""
+
+    min_seats: int
+    extra_points: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramTerms:
+    reseller_margin_pct: Decimal
+    premier_margin_pct: Decimal
+    premier_revenue_commitment: Money
+    premier_trained_sales_staff: int
+    registration_lifetime_days: int
+    commission_hold_days: int
+    currency: str
+    contact_email: str
+    volume_tiers: tuple[VolumeTier, ...] = field(default=())
+
+    def margin_pct(self, level: str) -> Decimal:
+        if level == PREMIER:
+            return self.premier_margin_pct
+        if level == RESELLER:
+            return self.reseller_margin_pct
+        raise ValueError(f"Unknown level {level!r}.")
+
+    def volume_points(self, level: str, seats: int) -> Decimal:
+        """The extra points one purchase of ``seats`` earns: the highest tier reached, Premier only."""
+        if level != PREMIER:
+            return Decimal(0)
+        reached = [tier.extra_points for tier in self.volume_tiers if seats >= tier.min_seats]
+        return max(reached, default=Decimal(0))
+
+
+DEFAULT_TERMS = ProgramTerms(
+    reseller_margin_pct=Decimal("15"),
+    premier_margin_pct=Decimal("30"),
+    premier_revenue_commitment=Money(25_000_00, "USD"),
+    premier_trained_sales_staff=1,
+    registration_lifetime_days=90,
+    commission_hold_days=30,
+    currency="USD",
+    contact_email="partners@cloudcodes.example",
+    volume_tiers=(VolumeTier(100, Decimal("2")), VolumeTier(500, Decimal("5"))),
+)
+
+
+def format_percent(value: Decimal) -> str:
+    """``30`` for 30.00, ``12.5`` for 12.50: what a person writes before the % sign."""
+    return format(value.normalize(), "f")

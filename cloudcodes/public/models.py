@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloudcodes import clock
+from cloudcodes.extensions import db
+
+
+class FaqEntry(db.Model):
+    """One question of the public FAQ; the answer is Markdown written by staff."""
+
+    __tablename__ = "faq_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    question: Mapped[str] = mapped_column(String(300))
+    answer_markdown: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(index=True)
+    published: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template
+from flask.typing import ResponseReturnValue
+
+from cloudcodes.content import render_markdown
+from cloudcodes.program.services import program_terms
+from cloudcodes.public.services import database_answers, published_faq
+
+blueprint = Blueprint("public", __name__)
+
+
+@blueprint.get("/")
+def home() -> ResponseReturnValue:
+    return render_template("public/home.html", terms=program_terms())
+
+
+@blueprint.get("/faq")
+def faq() -> ResponseReturnValue:
+    terms = program_terms()
+    entries = [(entry, render_markdown(entry.answer_markdown, terms)) for entry in published_faq()]
+    return render_template("public/faq.html", entries=entries, terms=terms)
+
+
+@blueprint.get("/program")
+def program() -> ResponseReturnValue:
+    return render_template("public/program.html", terms=program_terms())
+
+
+@blueprint.get("/contact")
+def contact() -> ResponseReturnValue:
+    return render_template("public/contact.html", terms=program_terms())
+
+
+@blueprint.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    if database_answers():
+        return jsonify(status="ok", database="ok"), 200
+    return jsonify(status="unavailable", database="unreachable"), 503
