@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from cloudcodes.extensions import db
 from cloudcodes.public.models import FaqEntry
@@ -14,11 +14,14 @@ def published_faq() -> list[FaqEntry]:
     )
 
 
-def database_answers() -> bool:
-    """True when the database answers a trivial query."""
+def schema_version() -> str | None:
+    """The migration the database is at, or None when the database (or its schema) is not there.
+
+    Reading the schema's own table rather than ``SELECT 1`` catches an SQLite file that has
+    vanished: SQLite would silently create an empty one and answer.
+    """
     try:
-        db.session.execute(select(1))
-        return True
+        return db.session.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     except Exception:  # noqa: BLE001 - any failure means "not healthy"; the caller reports it
         db.session.rollback()
-        return False
+        return None

@@ -5,7 +5,7 @@ from flask.typing import ResponseReturnValue
 
 from cloudcodes.content import render_markdown
 from cloudcodes.program.services import program_terms
-from cloudcodes.public.services import database_answers, published_faq
+from cloudcodes.public.services import published_faq, schema_version
 
 blueprint = Blueprint("public", __name__)
 
@@ -34,6 +34,7 @@ def contact() -> ResponseReturnValue:
 
 @blueprint.get("/healthz")
 def healthz() -> ResponseReturnValue:
-    if database_answers():
-        return jsonify(status="ok", database="ok"), 200
+    version = schema_version()
+    if version is not None:
+        return jsonify(status="ok", database="ok", schema=version), 200
     return jsonify(status="unavailable", database="unreachable"), 503

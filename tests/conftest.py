@@ -1,0 +1,189 @@
+"""Fixtures: an app per test on a clean database, SQLite and PostgreSQL alike.
+
+Each database is cloned from a template migrated once per session (a file copy for SQLite,
+``CREATE DATABASE ... TEMPLATE`` for PostgreSQL), so every test starts from exactly what
+``flask db upgrade`` builds, can commit for real, and costs a few milliseconds to set up.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy import event
+
+from cloudcodes import create_app
+from cloudcodes.extensions import db as _db
+from tests.support import postgres as pg
+
+REQUIRED = {name.strip() for name in os.environ.get("CLOUDCODES_REQUIRE", "").split(",") if name.strip()}
+_database_numbers = itertools.count(1)
+
+
+def unavailable(dependency: str, reason: str) -> None:
+    """Skip on a developer's machine; fail where CLOUDCODES_REQUIRE says the dependency must be there."""
+    if dependency in REQUIRED:
+        pytest.fail(f"{dependency} is required here (CLOUDCODES_REQUIRE) but unavailable: {reason}", pytrace=False)
+    pytest.skip(f"{dependency} unavailable: {reason}")
+
+
+def make_test_app(database_url: str, **overrides: Any) -> Flask:
+    config = {
+        "ENV": "test",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-key",
+        "WEBHOOK_SECRET": "test-webhook-secret",
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+def migrate_to_head(database_url: str) -> None:
+    app = make_test_app(database_url)
+    with app.app_context():
+        upgrade()
+        _db.engine.dispose()
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str | None]:
+    """A server URL to create databases on, or None with the reason kept for the tests that need it."""
+    configured = os.environ.get("CLOUDCODES_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    try:
+        cluster = pg.ThrowawayCluster()
+    except pg.PostgresUnavailable as error:
+        pytest.postgres_unavailable_reason = str(error)  # type: ignore[attr-defined]
+        yield None
+        return
+    try:
+        yield cluster.start()
+    except pg.PostgresUnavailable as error:
+        pytest.postgres_unavailable_reason = str(error)  # type: ignore[attr-defined]
+        yield None
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: str | None) -> Iterator[tuple[str, str] | None]:
+    if postgres_server is None:
+        yield None
+        return
+    name = f"cc_template_{os.getpid()}"
+    pg.drop_database(postgres_server, name)
+    url = pg.create_database(postgres_server, name)
+    migrate_to_head(url)
+    yield postgres_server, name
+    pg.drop_database(postgres_server, name)
+
+
+@pytest.fixture
+def postgres_database(postgres_template: tuple[str, str] | None) -> Iterator[str]:
+    if postgres_template is None:
+        unavailable("postgres", getattr(pytest, "postgres_unavailable_reason", "no server"))
+    server, template = postgres_template  # type: ignore[misc]
+    name = f"cc_test_{os.getpid()}_{next(_database_numbers)}"
+    url = pg.create_database(server, name, template=template)
+    yield url
+    pg.drop_database(server, name)
+
+
+# --- SQLite -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    migrate_to_head(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def sqlite_database(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "test.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+# --- The app ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A clean, migrated database: every test that asks for one runs once on each engine."""
+    return request.getfixturevalue(f"{request.param}_database")
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    application = make_test_app(database_url)
+    yield application
+    with application.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db(app: Flask):
+    """The database extension inside an app context, for calling services directly."""
+    with app.app_context():
+        yield _db
+        _db.session.rollback()
+
+
+class QueryCounter:
+    IGNORED = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA")
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.lstrip().upper().startswith(self.IGNORED):
+            self.statements.append(statement)
+
+
+@pytest.fixture
+def count_queries(app: Flask) -> Callable[[], Any]:
+    """``with count_queries() as counter: ...`` counts the SQL statements the block sends."""
+
+    @contextmanager
+    def counting() -> Iterator[QueryCounter]:
+        counter = QueryCounter()
+        with app.app_context():
+            engine = _db.engine
+        event.listen(engine, "before_cursor_execute", counter)
+        try:
+            yield counter
+        finally:
+            event.remove(engine, "before_cursor_execute", counter)
+
+    return counting
