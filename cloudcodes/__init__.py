@@ -76,5 +76,7 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from cloudcodes.demo import demo_cli
+    from cloudcodes.mail.cli import outbox_cli
 
     app.cli.add_command(demo_cli)
+    app.cli.add_command(outbox_cli)

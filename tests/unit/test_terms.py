@@ -13,9 +13,7 @@ def test_defaults_are_the_published_program():
     assert DEFAULT_TERMS.commission_hold_days == 30
 
 
-@pytest.mark.parametrize(
-    ("seats", "points"), [(1, 0), (99, 0), (100, 2), (499, 2), (500, 5), (10_000, 5)]
-)
+@pytest.mark.parametrize(("seats", "points"), [(1, 0), (99, 0), (100, 2), (499, 2), (500, 5), (10_000, 5)])
 def test_premier_volume_points_follow_the_highest_tier_reached(seats, points):
     assert DEFAULT_TERMS.volume_points(PREMIER, seats) == points
 
