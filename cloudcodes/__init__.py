@@ -30,22 +30,35 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from cloudcodes import models  # noqa: F401 - registers every table with the metadata
+    from cloudcodes import models, security  # noqa: F401 - models registers every table with the metadata
     from cloudcodes.db import configure_sqlite
-    from cloudcodes.extensions import csrf, db, migrate
+    from cloudcodes.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Log in to see this page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    security.register(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
 
 
 def register_blueprints(app: Flask) -> None:
+    from cloudcodes.admin import blueprint as admin
+    from cloudcodes.auth.views import blueprint as auth
+    from cloudcodes.dashboard.views import blueprint as dashboard
     from cloudcodes.public.views import blueprint as public
 
     app.register_blueprint(public)
+    app.register_blueprint(auth)
+    app.register_blueprint(dashboard)
+    app.register_blueprint(admin)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -56,6 +69,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from cloudcodes import clock
+    from cloudcodes.auth.models import Role
     from cloudcodes.money import Money
     from cloudcodes.program.terms import format_percent
 
@@ -71,12 +85,26 @@ def register_template_helpers(app: Flask) -> None:
     def percent_points_filter(value: Any) -> str:
         return format_percent(value)
 
+    @app.template_filter("datetime")
+    def datetime_filter(value: Any) -> str:
+        return value.strftime("%d %b %Y, %H:%M UTC") if value else "—"
+
+    @app.template_filter("role_label")
+    def role_label_filter(value: str) -> str:
+        return Role(value).label
+
+    @app.template_filter("totp_groups")
+    def totp_groups_filter(secret: str) -> str:
+        return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
     app.jinja_env.globals["current_year"] = lambda: clock.today().year
 
 
 def register_commands(app: Flask) -> None:
+    from cloudcodes.auth.cli import users_cli
     from cloudcodes.demo import demo_cli
     from cloudcodes.mail.cli import outbox_cli
 
     app.cli.add_command(demo_cli)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(users_cli)

@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URL": "memory://",
     "SITE_URL": "http://127.0.0.1:5000",
     "HTTPS": False,
+    "PROXY_HOPS": 0,  # how many reverse proxies in front set X-Forwarded-For / -Proto
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
 }
@@ -79,8 +80,14 @@ def load_config(app: Any, test_config: dict[str, Any] | None) -> None:
         engine_options.setdefault("connect_args", {"connect_timeout": 5})
     config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
 
+    config["RATELIMIT_STORAGE_URI"] = config["RATELIMIT_STORAGE_URL"]
+
     https = bool(config["HTTPS"])
     config["SESSION_COOKIE_HTTPONLY"] = True
     config["SESSION_COOKIE_SAMESITE"] = "Lax"
     config["SESSION_COOKIE_SECURE"] = https
+    config["REMEMBER_COOKIE_HTTPONLY"] = True
+    config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
+    config["REMEMBER_COOKIE_SECURE"] = https
     config["PREFERRED_URL_SCHEME"] = "https" if https else "http"
+    config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session

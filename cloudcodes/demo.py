@@ -1,6 +1,6 @@
 """``flask --app wsgi demo seed``: demo data to explore the portal with, safe to run again.
 
-Each feature adds a step to DEMO_STEPS; a step returns the demo logins it made, if any.
+Each feature adds a step to demo_steps(); a step returns the demo logins it made, if any.
 """
 
 from __future__ import annotations
@@ -26,7 +26,11 @@ def seed_program() -> list[DemoLogin]:
     return []
 
 
-DEMO_STEPS: list[DemoStep] = [seed_program]
+def demo_steps() -> list[DemoStep]:
+    from cloudcodes.auth.demo import seed_users
+
+    return [seed_program, seed_users]
+
 
 demo_cli = AppGroup("demo", help="Demo data.")
 
@@ -35,12 +39,13 @@ demo_cli = AppGroup("demo", help="Demo data.")
 def seed_command() -> None:
     """Load the demo data (idempotent) and print the demo logins."""
     logins: list[DemoLogin] = []
-    for step in DEMO_STEPS:
+    for step in demo_steps():
         logins.extend(step())
         db.session.commit()
     if logins:
         click.echo("Demo logins:")
         for role, email, password in logins:
             click.echo(f"  {role:<10} {email:<36} {password}")
+        click.echo("Staff set up two-factor authentication at their first login (any TOTP app).")
     else:
         click.echo("No demo logins yet.")

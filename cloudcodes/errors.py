@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, jsonify, make_response, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_limiter import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
-from cloudcodes.extensions import db
+from cloudcodes.extensions import db, limiter
 
 ADVICE = {
     400: "The request could not be understood. Go back, check what you entered and try again.",
@@ -31,7 +35,33 @@ def error_response(code: int, title: str, message: str) -> ResponseReturnValue:
     return render_template("errors/error.html", code=code, title=title, message=message), code
 
 
+def seconds_until_reset() -> int:
+    """How long the limit that was hit lasts, for the page and the Retry-After header."""
+    limit = limiter.current_limit
+    if limit is None:
+        return 60
+    return max(int(limit.reset_at - time.time()), 1)
+
+
 def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def handle_csrf_error(error: CSRFError) -> ResponseReturnValue:
+        return error_response(
+            400,
+            "Form expired",
+            "This form was open too long, or was sent from another site, so nothing was saved. "
+            "Go back, reload the page and send it again.",
+        )
+
+    @app.errorhandler(RateLimitExceeded)
+    def handle_rate_limited(error: RateLimitExceeded) -> ResponseReturnValue:
+        retry_after = seconds_until_reset()
+        wait = f"{retry_after // 60 + 1} minutes" if retry_after >= 90 else f"{max(retry_after, 1)} seconds"
+        message = f"Too many attempts. For your security, please wait {wait} and try again."
+        response = make_response(error_response(429, "Too Many Requests", message))
+        response.headers["Retry-After"] = str(max(retry_after, 1))
+        return response
+
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> ResponseReturnValue:
         code = error.code or 500

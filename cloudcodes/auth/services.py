@@ -1,0 +1,254 @@
+"""Accounts: creating them, checking passwords, ending sessions, resets and two-factor."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyotp
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from cloudcodes import clock
+from cloudcodes.audit.services import record
+from cloudcodes.auth.models import PasswordResetToken, RecoveryCode, Role, User
+from cloudcodes.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
+from cloudcodes.extensions import db
+
+RESET_TOKEN_LIFETIME = timedelta(hours=1)
+INVITATION_LIFETIME = timedelta(days=7)
+RECOVERY_CODE_COUNT = 10
+TOTP_ISSUER = "CloudCodes Partners"
+
+
+class AccountError(ValueError):
+    """A request about an account that cannot be done; ``field`` names the form field at fault."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def normalise_email(email: str) -> str:
+    """The address as stored: syntax checked, domain in IDNA form, all lower case."""
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as error:
+        raise AccountError(f"Enter a valid e-mail address: {error}", field="email") from None
+
+
+def find_user(email: str) -> User | None:
+    try:
+        address = normalise_email(email)
+    except AccountError:
+        return None
+    return db.session.scalar(select(User).where(User.email == address))
+
+
+def create_user(email: str, password: str | None, role: Role, full_name: str = "") -> User:
+    address = normalise_email(email)
+    if password is not None:
+        problem = password_problem(password, address)
+        if problem:
+            raise AccountError(problem, field="password")
+    user = User(
+        email=address,
+        full_name=full_name.strip(),
+        role=Role(role).value,
+        password_hash=hash_password(password) if password is not None else None,
+        password_changed_at=clock.now() if password is not None else None,
+    )
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise AccountError("An account with this e-mail address already exists.", field="email") from None
+    record("user.created", target=user, details={"role": user.role})
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user these credentials belong to, or None; the same work is done for unknown addresses."""
+    user = find_user(email)
+    password_ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not user.active or not password_ok:
+        record("auth.login_failed", target=user, actor_email=email.strip().lower()[:254])
+        db.session.commit()
+        return None
+    if needs_rehash(user.password_hash or ""):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def end_all_sessions(user: User) -> None:
+    """Every login cookie of the user stops working (its id carries the old version)."""
+    user.session_version += 1
+
+
+def change_password(user: User, current_password: str | None, new_password: str) -> None:
+    if current_password is not None and not verify_password(user.password_hash, current_password):
+        raise AccountError("Your current password is not correct.", field="current_password")
+    problem = password_problem(new_password, user.email)
+    if problem:
+        raise AccountError(problem, field="new_password")
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = clock.now()
+    end_all_sessions(user)
+    record("auth.password_changed", actor=user, target=user)
+
+
+def set_active(user: User, active: bool, *, by: User | None = None) -> None:
+    user.active = active
+    if not active:
+        end_all_sessions(user)
+    record("user.enabled" if active else "user.disabled", actor=by, target=user)
+
+
+# --- Reset and invitation links -----------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_password_token(user: User, purpose: str = "reset") -> str:
+    """A new single-use link token; only its hash is stored. Earlier unused tokens are withdrawn."""
+    now = clock.now()
+    for old in db.session.scalars(
+        select(PasswordResetToken).where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
+    ):
+        old.used_at = now
+    token = secrets.token_urlsafe(32)
+    lifetime = INVITATION_LIFETIME if purpose == "invitation" else RESET_TOKEN_LIFETIME
+    db.session.add(
+        PasswordResetToken(
+            user_id=user.id, token_hash=_token_hash(token), purpose=purpose, created_at=now, expires_at=now + lifetime
+        )
+    )
+    return token
+
+
+def valid_password_token(token: str) -> PasswordResetToken | None:
+    row = db.session.scalar(select(PasswordResetToken).where(PasswordResetToken.token_hash == _token_hash(token)))
+    if row is None or row.used_at is not None or row.expires_at <= clock.now() or not row.user.active:
+        return None
+    return row
+
+
+def reset_password(token: str, new_password: str) -> User:
+    """Use a reset link once: set the password and end every session of the user."""
+    row = valid_password_token(token)
+    if row is None:
+        raise AccountError("This link has expired or has already been used. Ask for a new one.")
+    user = row.user
+    change_password(user, None, new_password)
+    # Only one request can mark the token used: a second, concurrent one updates no row.
+    used = db.session.execute(
+        PasswordResetToken.__table__.update()
+        .where(PasswordResetToken.id == row.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=clock.now())
+    )
+    if used.rowcount != 1:
+        db.session.rollback()
+        raise AccountError("This link has expired or has already been used. Ask for a new one.")
+    record("auth.password_reset", actor=user, target=user, details={"purpose": row.purpose})
+    return user
+
+
+# --- Two-factor authentication -----------------------------------------------------------------
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def provisioning_uri(user: User, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
+
+
+def _matching_step(secret: str, code: str, at: datetime) -> int | None:
+    """The time step a code belongs to (allowing one step of clock drift), or None."""
+    totp = pyotp.TOTP(secret)
+    step = totp.timecode(at)
+    for candidate in (step, step - 1, step + 1):
+        if secrets.compare_digest(totp.generate_otp(candidate), code):
+            return candidate
+    return None
+
+
+def _clean_code(code: str) -> str:
+    return "".join(ch for ch in code if ch.isalnum()).lower()
+
+
+def _hash_recovery_code(code: str) -> str:
+    return hashlib.sha256(_clean_code(code).encode()).hexdigest()
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    user.recovery_codes.clear()
+    codes = [f"{secrets.token_hex(5)[:5]}-{secrets.token_hex(5)[:5]}" for _ in range(RECOVERY_CODE_COUNT)]
+    user.recovery_codes.extend(RecoveryCode(code_hash=_hash_recovery_code(code)) for code in codes)
+    return codes
+
+
+def enable_two_factor(user: User, secret: str, code: str) -> list[str]:
+    """Turn on two-factor once the user proves the app works; returns the recovery codes to show once."""
+    step = _matching_step(secret, _clean_code(code), clock.now())
+    if step is None:
+        raise AccountError("That code does not match. Check the time on your phone and enter the newest code.", "code")
+    user.totp_secret = secret
+    user.totp_enabled_at = clock.now()
+    user.totp_last_step = step
+    codes = _new_recovery_codes(user)
+    end_all_sessions(user)
+    record("auth.two_factor_enabled", actor=user, target=user)
+    return codes
+
+
+def regenerate_recovery_codes(user: User) -> list[str]:
+    codes = _new_recovery_codes(user)
+    record("auth.recovery_codes_regenerated", actor=user, target=user)
+    return codes
+
+
+def disable_two_factor(user: User, password: str) -> None:
+    if user.two_factor_required:
+        raise AccountError("Staff accounts must keep two-factor authentication on.")
+    if not verify_password(user.password_hash, password):
+        raise AccountError("Your password is not correct.", field="password")
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    user.recovery_codes.clear()
+    end_all_sessions(user)
+    record("auth.two_factor_disabled", actor=user, target=user)
+
+
+@dataclass(frozen=True)
+class SecondFactorResult:
+    ok: bool
+    used_recovery_code: bool = False
+    recovery_codes_left: int = 0
+
+
+def verify_second_factor(user: User, code: str) -> SecondFactorResult:
+    """Check a TOTP code (each used once) or a recovery code (each used once)."""
+    cleaned = _clean_code(code)
+    if user.totp_secret and cleaned.isdigit() and len(cleaned) == 6:
+        step = _matching_step(user.totp_secret, cleaned, clock.now())
+        if step is not None and (user.totp_last_step is None or step > user.totp_last_step):
+            user.totp_last_step = step
+            return SecondFactorResult(ok=True)
+        return SecondFactorResult(ok=False)
+    wanted = _hash_recovery_code(code)
+    for recovery in user.recovery_codes:
+        if recovery.used_at is None and secrets.compare_digest(recovery.code_hash, wanted):
+            recovery.used_at = clock.now()
+            record("auth.recovery_code_used", actor=user, target=user)
+            left = sum(1 for r in user.recovery_codes if r.used_at is None)
+            return SecondFactorResult(ok=True, used_recovery_code=True, recovery_codes_left=left)
+    return SecondFactorResult(ok=False)

@@ -1,0 +1,314 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required, login_user, logout_user
+
+from cloudcodes import clock
+from cloudcodes.audit.services import record
+from cloudcodes.auth import forms, qr
+from cloudcodes.auth.models import User
+from cloudcodes.auth.services import (
+    AccountError,
+    authenticate,
+    change_password,
+    disable_two_factor,
+    enable_two_factor,
+    end_all_sessions,
+    find_user,
+    issue_password_token,
+    new_totp_secret,
+    provisioning_uri,
+    regenerate_recovery_codes,
+    reset_password,
+    valid_password_token,
+    verify_second_factor,
+)
+from cloudcodes.extensions import db, limiter, login_manager
+from cloudcodes.mail.outbox import queue_email
+
+blueprint = Blueprint("auth", __name__)
+
+PENDING_LOGIN = "pending_login"
+SETUP_SECRET = "totp_setup_secret"  # noqa: S105 - a session key, not a secret
+TWO_FACTOR_VERIFIED = "two_factor_verified"
+GENERIC_LOGIN_ERROR = "Invalid e-mail or password."
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """The id in the cookie is ``<user id>:<session version>``: an old version no longer loads."""
+    user_part, _, version_part = user_id.partition(":")
+    if not (user_part.isdigit() and version_part.isdigit()):
+        return None
+    user = db.session.get(User, int(user_part))
+    if user is None or not user.active or user.session_version != int(version_part):
+        return None
+    return user
+
+
+def submitted_email() -> str:
+    return "account:" + request.form.get("email", "").strip().lower()[:254]
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a path on this site: never another host, a scheme, or a protocol-relative URL."""
+    if not target or "\\" in target or not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+def home_for(user: User) -> str:
+    return url_for("admin.index") if user.is_staff else url_for("dashboard.index")
+
+
+def start_session(user: User, remember: bool, *, two_factor_verified: bool) -> None:
+    """A fresh session (nothing carried over from before the login) for ``user``."""
+    session.clear()
+    login_user(user, remember=remember)
+    session[TWO_FACTOR_VERIFIED] = two_factor_verified
+
+
+def finish_login(user: User, remember: bool, next_url: str | None, *, two_factor_verified: bool) -> ResponseReturnValue:
+    user.last_login_at = clock.now()
+    record("auth.login", actor=user, target=user, details={"two_factor": two_factor_verified})
+    db.session.commit()
+    start_session(user, remember, two_factor_verified=two_factor_verified)
+    if user.two_factor_required and not user.two_factor_enabled:
+        flash("Staff accounts need two-factor authentication. Set it up now to reach the console.", "warning")
+        return redirect(url_for("auth.two_factor_setup"), 303)
+    flash(f"Welcome, {user.display_name}.", "success")
+    return redirect(safe_next(next_url) or home_for(user), 303)
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+@limiter.limit("5/minute;20/hour", methods=["POST"])
+@limiter.limit("5/minute;20/hour", key_func=submitted_email, methods=["POST"])
+def login() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = forms.LoginForm()
+    next_url = request.args.get("next")
+    if form.validate_on_submit():
+        user = authenticate(form.email.data or "", form.password.data or "")
+        if user is None:
+            form.form_errors.append(GENERIC_LOGIN_ERROR)
+        elif user.two_factor_enabled:
+            db.session.commit()
+            session.clear()
+            session[PENDING_LOGIN] = {
+                "user": user.id,
+                "version": user.session_version,
+                "remember": bool(form.remember.data),
+                "next": safe_next(next_url),
+            }
+            return redirect(url_for("auth.login_two_factor"), 303)
+        else:
+            return finish_login(user, bool(form.remember.data), next_url, two_factor_verified=False)
+    status = 200 if request.method == "GET" or not form.form_errors else 401
+    return render_template("auth/login.html", form=form, next_url=safe_next(next_url)), status
+
+
+@blueprint.route("/login/two-factor", methods=["GET", "POST"])
+@limiter.limit("5/minute;20/hour", methods=["POST"])
+def login_two_factor() -> ResponseReturnValue:
+    pending = session.get(PENDING_LOGIN)
+    user = db.session.get(User, pending["user"]) if pending else None
+    if user is None or not user.active or user.session_version != pending["version"]:
+        session.pop(PENDING_LOGIN, None)
+        flash("Your login has expired. Please log in again.", "warning")
+        return redirect(url_for("auth.login"), 303)
+    form = forms.SecondFactorForm()
+    if form.validate_on_submit():
+        result = verify_second_factor(user, form.code.data or "")
+        if result.ok:
+            if result.used_recovery_code:
+                flash(
+                    f"You used a recovery code; {result.recovery_codes_left} are left. "
+                    "Make new ones from your account page if you are running low.",
+                    "warning",
+                )
+            return finish_login(user, pending["remember"], pending["next"], two_factor_verified=True)
+        record("auth.two_factor_failed", actor=user, target=user)
+        db.session.commit()
+        form.code.errors = ["That code is not right, or was already used. Enter the newest code from your app."]
+    return render_template("auth/login_two_factor.html", form=form)
+
+
+@blueprint.route("/logout", methods=["GET", "POST"])
+def logout() -> ResponseReturnValue:
+    if not current_user.is_authenticated:
+        return redirect(url_for("public.home"))
+    form = forms.EmptyForm()
+    if request.method == "GET":
+        return render_template("auth/logout.html", form=form)
+    if not form.validate_on_submit():
+        abort(400)
+    user = db.session.get(User, current_user.id)
+    end_all_sessions(user)
+    record("auth.logout", actor=user, target=user)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You have logged out. Every session of your account has ended.", "success")
+    return redirect(url_for("public.home"), 303)
+
+
+# --- The account page ---------------------------------------------------------------------------
+
+
+def relogin(user: User) -> None:
+    """Keep this browser logged in after the session version moved on."""
+    remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+    start_session(user, remember, two_factor_verified=user.two_factor_enabled)
+
+
+@blueprint.get("/account")
+@login_required
+def account() -> ResponseReturnValue:
+    return render_template(
+        "auth/account.html",
+        password_form=forms.ChangePasswordForm(),
+        disable_form=forms.PasswordConfirmForm(prefix="disable"),
+        regenerate_form=forms.EmptyForm(prefix="regenerate"),
+    )
+
+
+@blueprint.post("/account/password")
+@login_required
+def account_password() -> ResponseReturnValue:
+    form = forms.ChangePasswordForm()
+    user = db.session.get(User, current_user.id)
+    if form.validate_on_submit():
+        try:
+            change_password(user, form.current_password.data, form.new_password.data or "")
+        except AccountError as error:
+            getattr(form, error.field or "new_password").errors.append(str(error))
+        else:
+            db.session.commit()
+            relogin(user)
+            flash("Your password has been changed. Every other session of your account has ended.", "success")
+            return redirect(url_for("auth.account"), 303)
+    return render_template(
+        "auth/account.html",
+        password_form=form,
+        disable_form=forms.PasswordConfirmForm(prefix="disable"),
+        regenerate_form=forms.EmptyForm(prefix="regenerate"),
+    ), 400
+
+
+@blueprint.route("/account/two-factor", methods=["GET", "POST"])
+@login_required
+def two_factor_setup() -> ResponseReturnValue:
+    user = db.session.get(User, current_user.id)
+    if user.two_factor_enabled:
+        flash("Two-factor authentication is already on.", "info")
+        return redirect(url_for("auth.account"))
+    secret = session.get(SETUP_SECRET) or new_totp_secret()
+    session[SETUP_SECRET] = secret
+    form = forms.EnableTwoFactorForm()
+    if form.validate_on_submit():
+        try:
+            codes = enable_two_factor(user, secret, form.code.data or "")
+        except AccountError as error:
+            form.code.errors = [str(error)]
+        else:
+            db.session.commit()
+            session.pop(SETUP_SECRET, None)
+            relogin(user)
+            flash("Two-factor authentication is on.", "success")
+            return render_template("auth/recovery_codes.html", codes=codes, next_url=home_for(user))
+    uri = provisioning_uri(user, secret)
+    return render_template("auth/two_factor_setup.html", form=form, secret=secret, qr_data_uri=qr.svg_data_uri(uri))
+
+
+@blueprint.post("/account/two-factor/recovery-codes")
+@login_required
+def two_factor_recovery_codes() -> ResponseReturnValue:
+    form = forms.EmptyForm(prefix="regenerate")
+    user = db.session.get(User, current_user.id)
+    if not form.validate_on_submit() or not user.two_factor_enabled:
+        abort(400)
+    codes = regenerate_recovery_codes(user)
+    db.session.commit()
+    flash("New recovery codes made; the old ones no longer work.", "success")
+    return render_template("auth/recovery_codes.html", codes=codes, next_url=url_for("auth.account"))
+
+
+@blueprint.post("/account/two-factor/disable")
+@login_required
+def two_factor_disable() -> ResponseReturnValue:
+    form = forms.PasswordConfirmForm(prefix="disable")
+    user = db.session.get(User, current_user.id)
+    if form.validate_on_submit():
+        try:
+            disable_two_factor(user, form.password.data or "")
+        except AccountError as error:
+            flash(str(error), "danger")
+        else:
+            db.session.commit()
+            relogin(user)
+            flash("Two-factor authentication is off.", "success")
+    else:
+        flash("Enter your password to turn two-factor authentication off.", "danger")
+    return redirect(url_for("auth.account"), 303)
+
+
+# --- Forgotten passwords and invitations ---------------------------------------------------------
+
+
+def site_url(path: str) -> str:
+    """Links in e-mail use the configured site address, never the request's Host header."""
+    return current_app.config["SITE_URL"].rstrip("/") + path
+
+
+@blueprint.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit("5/hour", methods=["POST"])
+@limiter.limit("5/hour", key_func=submitted_email, methods=["POST"])
+def forgot_password() -> ResponseReturnValue:
+    form = forms.ForgotPasswordForm()
+    if form.validate_on_submit():
+        user = find_user(form.email.data or "")
+        if user is not None and user.active:
+            token = issue_password_token(user)
+            queue_email(
+                to=user.email,
+                to_name=user.full_name,
+                template="password_reset",
+                context={"user": user, "reset_url": site_url(url_for("auth.reset_password", token=token))},
+            )
+            record("auth.password_reset_requested", actor=user, target=user)
+            db.session.commit()
+        # The same answer whether or not the address has an account.
+        flash(
+            "If an account exists for that address, we have sent it a link to choose a new password. "
+            "The link works once, for one hour.",
+            "info",
+        )
+        return redirect(url_for("auth.login"), 303)
+    return render_template("auth/forgot_password.html", form=form)
+
+
+@blueprint.route("/reset-password/<token>", methods=["GET", "POST"], endpoint="reset_password")
+@limiter.limit("10/hour", methods=["POST"])
+def reset_password_view(token: str) -> ResponseReturnValue:
+    row = valid_password_token(token)
+    if row is None:
+        return render_template("auth/reset_invalid.html"), 410
+    invitation = row.purpose == "invitation"
+    form = forms.ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            reset_password(token, form.new_password.data or "")
+        except AccountError as error:
+            form.new_password.errors.append(str(error))
+        else:
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash("Your password is set. Log in with it now.", "success")
+            return redirect(url_for("auth.login"), 303)
+    return render_template("auth/reset_password.html", form=form, invitation=invitation, email=row.user.email)

@@ -1,0 +1,360 @@
+"""The mail outbox: ``queue_email`` writes a message in the caller's transaction, ``deliver_due`` sends it.
+
+Queuing never talks to a mail server, so a change and the e-mail announcing it commit (or roll
+back) together. ``flask outbox send`` delivers what is due over SMTP (``SMTP_URL``) or, when no
+server is configured, writes ``.eml`` files under ``instance/mail/``. A failed message stays
+queued and is retried later, with a growing pause between attempts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import ssl
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, render_template, render_template_string
+from sqlalchemy import func, select
+
+from cloudcodes import clock
+from cloudcodes.extensions import db
+from cloudcodes.mail.models import OutboxMessage
+
+SUBJECT_PREFIX = "Subject: "
+SMTP_TIMEOUT = 10  # seconds, for connecting and for each reply
+# The pause after the 1st, 2nd, ... failed attempt; the last one repeats.
+BACKOFF = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=6),
+)
+MAX_ERROR_LENGTH = 500
+
+
+class MailSettingsError(ValueError):
+    """SMTP_URL or MAIL_FROM cannot be used; the message says what is wrong."""
+
+
+# --- Queuing ----------------------------------------------------------------------------------
+
+
+def queue_email(
+    *,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    to_name: str = "",
+    from_name: str | None = None,
+    reply_to: str | None = None,
+) -> OutboxMessage:
+    """Render ``templates/mail/<template>.txt`` and ``.html`` and add the message to the session.
+
+    Nothing is committed here: the caller's commit sends the e-mail together with the change
+    that caused it. The subject is the .txt template's first line when it starts with
+    ``Subject: ``, otherwise ``context["subject"]``. Raises ValueError for an invalid address or
+    for control characters (CR, LF, ...) in any header value.
+    """
+    to_address = _checked_address(to, "recipient address")
+    reply_to_address = _checked_address(reply_to, "Reply-To address") if reply_to else None
+    to_name = _checked_header(to_name, "recipient name", max_length=200)
+    from_name = _checked_header(from_name, "sender name", max_length=200) or None
+
+    subject, text_body = _render_text(template, context)
+    subject = _checked_header(subject, "subject", max_length=300)
+    if not subject:
+        raise ValueError(f"mail/{template}.txt has no 'Subject: ' first line and the context no 'subject'.")
+    html_body = render_template(f"mail/{template}.html", **{**context, "subject": subject})
+
+    now = clock.now()
+    message = OutboxMessage(
+        to_address=to_address,
+        to_name=to_name,
+        from_name=from_name,
+        reply_to=reply_to_address,
+        subject=subject,
+        text_body=text_body,
+        html_body=html_body,
+        template=template,
+        status="queued",
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    db.session.add(message)
+    return message
+
+
+def _render_text(template: str, context: dict[str, Any]) -> tuple[str, str]:
+    """The subject (from a ``Subject: `` first line, else the context) and the plain-text body."""
+    name = f"mail/{template}.txt"
+    text = render_template(name, **context)
+    source, _, _ = current_app.jinja_env.loader.get_source(current_app.jinja_env, name)  # type: ignore[union-attr]
+    first_line = source.split("\n", 1)[0].rstrip("\r")
+    if not first_line.startswith(SUBJECT_PREFIX):
+        return str(context.get("subject") or ""), text
+    # Render the subject line on its own: a value with a line break in it would otherwise
+    # silently spill into the body instead of being refused.
+    subject = render_template_string(first_line, **context)[len(SUBJECT_PREFIX) :]
+    body = text.split("\n", 1)[1] if "\n" in text else ""
+    return subject, body.lstrip("\n")
+
+
+def _checked_header(value: str | None, what: str, *, max_length: int) -> str:
+    """The value stripped of surrounding spaces; ValueError if it could break out of its header."""
+    value = value or ""
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value):
+        raise ValueError(f"The {what} contains a line break or another control character.")
+    value = value.strip()
+    if len(value) > max_length:
+        raise ValueError(f"The {what} is longer than {max_length} characters.")
+    return value
+
+
+def _checked_address(value: str, what: str) -> str:
+    """A syntactically valid address (the domain in ASCII, so any SMTP server accepts it)."""
+    _checked_header(value, what, max_length=254)
+    try:
+        result = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as error:
+        raise ValueError(f"The {what} {value!r} is not valid: {error}") from error
+    return result.ascii_email or result.normalized
+
+
+# --- Delivery ---------------------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    queued: int = 0  # still waiting, not tried in this run: not due yet, or over the limit
+    written_to: Path | None = None  # the folder, when no SMTP server is configured
+
+    def summary(self) -> str:
+        failed = f"failed {self.failed} (will retry)" if self.failed else "failed 0"
+        line = f"Sent {self.sent}, {failed}, {self.queued} still queued."
+        if self.written_to is not None:
+            line += f"\nSMTP_URL is not set: messages are written to {self.written_to}."
+        return line
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    use_ssl: bool
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+
+def parse_smtp_url(url: str | None) -> SmtpSettings | None:
+    """``smtp://user:pass@host:port`` (STARTTLS when offered) or ``smtps://...``; None when unset."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(str(url))
+        port = parts.port
+    except ValueError as error:
+        raise MailSettingsError(f"SMTP_URL is malformed: {error}.") from error
+    if parts.scheme not in ("smtp", "smtps"):
+        raise MailSettingsError(
+            f"SMTP_URL must start with smtp:// or smtps://, not {parts.scheme + '://' if parts.scheme else '(none)'}."
+        )
+    if not parts.hostname:
+        raise MailSettingsError("SMTP_URL has no host name: use smtp://user:password@host:port.")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise MailSettingsError("SMTP_URL takes no path or query: use smtp://user:password@host:port.")
+    use_ssl = parts.scheme == "smtps"
+    return SmtpSettings(
+        use_ssl=use_ssl,
+        host=parts.hostname,
+        port=port or (465 if use_ssl else 25),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+def site_sender() -> Address:
+    """The From address configured as MAIL_FROM, e.g. ``CloudCodes Partner Program <partners@...>``."""
+    configured = str(current_app.config.get("MAIL_FROM") or "")
+    name, addr_spec = parseaddr(configured)
+    try:
+        _checked_header(configured, "MAIL_FROM setting", max_length=500)
+        if "@" not in addr_spec:
+            raise ValueError("it has no address")
+        return Address(display_name=name, addr_spec=addr_spec)
+    except ValueError as error:
+        raise MailSettingsError(f"MAIL_FROM {configured!r} is not a usable From address: {error}.") from error
+
+
+def build_email(message: OutboxMessage, sender: Address, now: datetime) -> EmailMessage:
+    """The MIME message: multipart/alternative with the text part first, then the HTML."""
+    email = EmailMessage()
+    if message.from_name:
+        sender = Address(display_name=message.from_name, username=sender.username, domain=sender.domain)
+    email["From"] = sender
+    email["To"] = Address(display_name=message.to_name or "", addr_spec=message.to_address)
+    if message.reply_to:
+        email["Reply-To"] = Address(addr_spec=message.reply_to)
+    email["Subject"] = message.subject
+    email["Date"] = format_datetime(now)
+    # The same on every attempt, so a message delivered twice (a lost reply) is recognisably one.
+    created = int(message.created_at.timestamp())
+    email["Message-ID"] = f"<outbox-{message.id}-{created}@{sender.domain}>"
+    email.set_content(message.text_body)
+    email.add_alternative(message.html_body, subtype="html")
+    return email
+
+
+def backoff(attempts: int) -> timedelta:
+    """The pause before the next try after ``attempts`` failed attempts."""
+    return BACKOFF[min(max(attempts, 1), len(BACKOFF)) - 1]
+
+
+def deliver_due(now: datetime | None = None, limit: int = 100) -> DeliveryReport:
+    """Send the queued messages that are due, oldest first, committing after each one."""
+    now = now or clock.now()
+    settings = parse_smtp_url(current_app.config.get("SMTP_URL"))
+    sender = site_sender()
+    report = DeliveryReport()
+
+    def due():
+        return select(OutboxMessage).where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now)
+
+    ids = db.session.scalars(due().with_only_columns(OutboxMessage.id).order_by(OutboxMessage.id).limit(limit)).all()
+    db.session.commit()
+
+    if settings is None:
+        transport: _Transport = _FolderTransport(Path(current_app.instance_path) / "mail", now)
+        report.written_to = transport.folder
+    else:
+        transport = _SmtpTransport(settings)
+    try:
+        for message_id in ids:
+            # Lock the row (PostgreSQL) so that two runs at once never send the same message.
+            query = due().where(OutboxMessage.id == message_id).with_for_update(skip_locked=True)
+            message = db.session.scalars(query).first()
+            if message is None:  # sent meanwhile by another run
+                db.session.commit()
+                continue
+            message.attempts += 1
+            try:
+                transport.send(build_email(message, sender, now), message.id)
+            except (smtplib.SMTPException, OSError) as error:
+                message.last_error = _describe(error)[:MAX_ERROR_LENGTH]
+                message.next_attempt_at = now + backoff(message.attempts)
+                report.failed += 1
+                unreachable = isinstance(error, _Unreachable)
+            else:
+                message.status = "sent"
+                message.sent_at = now
+                message.last_error = None
+                report.sent += 1
+                unreachable = False
+            db.session.commit()
+            if unreachable:  # the rest would fail the same way; they wait for the next run
+                break
+    finally:
+        transport.close()
+
+    waiting = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "queued")
+    report.queued = max(db.session.scalar(waiting) - report.failed, 0)
+    db.session.commit()
+    return report
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, _Unreachable) and error.__cause__ is not None:
+        return f"{error}: {_describe(error.__cause__)}"
+    if isinstance(error, smtplib.SMTPResponseException):
+        detail = (
+            error.smtp_error.decode("utf-8", "replace") if isinstance(error.smtp_error, bytes) else error.smtp_error
+        )
+        return f"{type(error).__name__}: {error.smtp_code} {detail}"
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+class _Unreachable(OSError):
+    """Connecting, STARTTLS or logging in failed: no message can go out in this run."""
+
+
+class _Transport:
+    def send(self, email: EmailMessage, message_id: int) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class _FolderTransport(_Transport):
+    """Development without SMTP: one .eml file per message."""
+
+    def __init__(self, folder: Path, now: datetime) -> None:
+        self.folder = folder
+        self.stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+
+    def send(self, email: EmailMessage, message_id: int) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / f"{message_id:06d}-{self.stamp}.eml", "xb") as file:
+            file.write(email.as_bytes())
+
+
+class _SmtpTransport(_Transport):
+    """One connection for the whole run, opened at the first message and reopened after an error."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self.connection: smtplib.SMTP | None = None
+
+    def send(self, email: EmailMessage, message_id: int) -> None:
+        if self.connection is None:
+            self.connection = self._connect()
+        try:
+            self.connection.send_message(email)
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self) -> smtplib.SMTP:
+        settings = self.settings
+        server = f"the SMTP server {settings.host}:{settings.port}"
+        try:
+            if settings.use_ssl:
+                context = ssl.create_default_context()
+                connection: smtplib.SMTP = smtplib.SMTP_SSL(
+                    settings.host, settings.port, timeout=SMTP_TIMEOUT, context=context
+                )
+            else:
+                connection = smtplib.SMTP(settings.host, settings.port, timeout=SMTP_TIMEOUT)
+        except (smtplib.SMTPException, OSError) as error:
+            raise _Unreachable(f"Cannot connect to {server}") from error
+        try:
+            connection.ehlo()
+            if not settings.use_ssl and connection.has_extn("starttls"):
+                connection.starttls(context=ssl.create_default_context())
+                connection.ehlo()
+            if settings.username:
+                connection.login(settings.username, settings.password or "")
+        except (smtplib.SMTPException, OSError) as error:
+            connection.close()
+            raise _Unreachable(f"STARTTLS or login failed at {server}") from error
+        return connection
+
+    def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is None:
+            return
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            connection.quit()
+        connection.close()

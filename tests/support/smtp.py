@@ -1,0 +1,81 @@
+"""A real SMTP server on loopback for tests: ``with SmtpServer() as server: ... server.messages``."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from types import TracebackType
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (until someone starts a server there)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    peer: Any  # (host, port) of the client: the same for messages sent over one connection
+    message: EmailMessage
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), session.peer, message))
+        return "250 Message accepted for delivery"
+
+
+class SmtpServer:
+    """An aiosmtpd server on 127.0.0.1 that keeps every message it accepts.
+
+    ``port`` lets a test point the app at a server that is down, then start it on the same port.
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self._collector = _Collector()
+        self._controller: Controller | None = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{HOST}:{self.port}"
+
+    @property
+    def received(self) -> list[Received]:
+        return self._collector.received
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return [received.message for received in self._collector.received]
+
+    def start(self) -> SmtpServer:
+        self._controller = Controller(self._collector, hostname=HOST, port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def __enter__(self) -> SmtpServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
