@@ -10,6 +10,7 @@ from collections.abc import Callable
 import click
 from flask.cli import AppGroup
 
+from cloudcodes.auth.demo import demo_code_command, seed_users
 from cloudcodes.extensions import db
 from cloudcodes.program.services import program_terms
 from cloudcodes.program.terms import format_percent
@@ -27,8 +28,6 @@ def seed_program() -> list[DemoLogin]:
 
 
 def demo_steps() -> list[DemoStep]:
-    from cloudcodes.auth.demo import seed_users
-
     return [seed_program, seed_users]
 
 
@@ -46,6 +45,10 @@ def seed_command() -> None:
         click.echo("Demo logins:")
         for role, email, password in logins:
             click.echo(f"  {role:<10} {email:<36} {password}")
-        click.echo("Staff set up two-factor authentication at their first login (any TOTP app).")
+        click.echo("Staff log in with two-factor authentication; in development, get the current code with")
+        click.echo("  .venv/bin/flask --app wsgi demo code admin@cloudcodes.example")
     else:
         click.echo("No demo logins yet.")
+
+
+demo_cli.add_command(demo_code_command)

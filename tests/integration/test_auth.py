@@ -336,3 +336,27 @@ def test_demo_seed_creates_one_account_per_role_and_prints_the_logins(runner, ap
         assert email in second.output
     with app.app_context():
         assert len(_db.session.scalars(select(User)).all()) == 3
+
+
+def test_demo_staff_log_in_with_the_code_printed_by_demo_code(database_url):
+    from tests.conftest import make_test_app
+
+    app = make_test_app(database_url, ENV="development")
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    client = app.test_client()
+    assert (
+        login(client, "admin@cloudcodes.example", "demo-admin-password-2026").headers["Location"] == "/login/two-factor"
+    )
+    code = runner.invoke(args=["demo", "code", "admin@cloudcodes.example"]).output.strip()
+    assert submit(client, "/login/two-factor", {"code": code}).headers["Location"] == "/admin/"
+    assert client.get("/admin/audit").status_code == 200
+    with app.app_context():
+        _db.engine.dispose()
+
+
+def test_demo_code_refuses_outside_development(runner):
+    runner.invoke(args=["demo", "seed"])
+    result = runner.invoke(args=["demo", "code", "admin@cloudcodes.example"])
+    assert result.exit_code != 0
+    assert "only with CLOUDCODES_ENV=development" in result.output
