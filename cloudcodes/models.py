@@ -1,15 +1,23 @@
 """Every feature's models, imported in one place so the metadata (and Alembic) sees them all."""
 
+from cloudcodes.applications.models import ApplicationMessage, PartnerApplication
 from cloudcodes.audit.models import AuditEvent
 from cloudcodes.auth.models import PasswordResetToken, RecoveryCode, User
 from cloudcodes.mail.models import OutboxMessage
+from cloudcodes.partners.models import Partner, PartnerLevel, PartnerMembership, PartnerRequirement
 from cloudcodes.program.models import ProgramSettings, VolumeDiscountTier
 from cloudcodes.public.models import FaqEntry
 
 __all__ = [
+    "ApplicationMessage",
     "AuditEvent",
     "FaqEntry",
     "OutboxMessage",
+    "Partner",
+    "PartnerApplication",
+    "PartnerLevel",
+    "PartnerMembership",
+    "PartnerRequirement",
     "PasswordResetToken",
     "ProgramSettings",
     "RecoveryCode",

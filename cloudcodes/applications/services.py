@@ -1,0 +1,328 @@
+"""Applying, and the reviewer's work: each action is one transaction, refused if the state moved on."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from cloudcodes import clock
+from cloudcodes.applications.models import ApplicationMessage, PartnerApplication
+from cloudcodes.applications.rules import ApplicationInput, company_key, unmet_requirements
+from cloudcodes.applications.states import Action, State, TransitionRefused, next_state
+from cloudcodes.audit.services import record
+from cloudcodes.auth.models import Role, User
+from cloudcodes.auth.services import find_user, issue_password_token
+from cloudcodes.extensions import db
+from cloudcodes.mail.outbox import queue_email
+from cloudcodes.partners.models import MemberRole, RequirementKind
+from cloudcodes.partners.services import add_member, add_requirement, create_partner
+from cloudcodes.program.services import program_terms
+from cloudcodes.program.terms import LEVEL_NAMES, PREMIER, RESELLER
+
+STATUS_SALT = "application-status"
+CHANGED_MEANWHILE = "Someone else changed this application a moment ago. Reload the page to see where it stands."
+
+
+class ApplicationError(ValueError):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class UnmetRequirements(ApplicationError):
+    def __init__(self, unmet: dict[str, str]) -> None:
+        super().__init__("The application does not meet the program's requirements yet.")
+        self.unmet = unmet
+
+
+class DuplicateApplication(ApplicationError):
+    """An open application exists for this company or address; its status link was e-mailed again."""
+
+    def __init__(self, existing: PartnerApplication) -> None:
+        super().__init__(
+            f"An application for this company or e-mail address is already open ({existing.reference}, "
+            f"sent on {existing.submitted_at:%d %B %Y}, now {existing.state_enum.label.lower()}). "
+            f"We have e-mailed its status link to {existing.contact_email} again."
+        )
+        self.existing = existing
+
+
+# --- Status links ---------------------------------------------------------------------------------
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=STATUS_SALT)
+
+
+def status_token(application: PartnerApplication) -> str:
+    return _serializer().dumps({"a": application.id, "n": application.status_nonce})
+
+
+def status_url(application: PartnerApplication) -> str:
+    path = url_for("applications.status", token=status_token(application))
+    return current_app.config["SITE_URL"].rstrip("/") + path
+
+
+def application_for_token(token: str) -> PartnerApplication | None:
+    try:
+        data = _serializer().loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict):
+        return None
+    application = db.session.get(PartnerApplication, data.get("a"))
+    if application is None or not secrets.compare_digest(application.status_nonce, str(data.get("n"))):
+        return None
+    return application
+
+
+def _mail_applicant(application: PartnerApplication, template: str, **context: Any) -> None:
+    queue_email(
+        to=application.contact_email,
+        to_name=application.contact_name,
+        template=template,
+        context={"application": application, "status_url": status_url(application), **context},
+    )
+
+
+# --- Applying ---------------------------------------------------------------------------------------
+
+
+def open_application_for(company: str, email: str) -> PartnerApplication | None:
+    return db.session.scalar(
+        select(PartnerApplication)
+        .where(
+            PartnerApplication.state.in_([s.value for s in State if s.is_open]),
+            or_(PartnerApplication.company_key == company, PartnerApplication.contact_email == email),
+        )
+        .limit(1)
+    )
+
+
+def submit_application(data: ApplicationInput, client_address: str | None) -> PartnerApplication:
+    unmet = unmet_requirements(data, program_terms())
+    if unmet:
+        raise UnmetRequirements(unmet)
+    key = company_key(data.company_name)
+    email = data.contact_email.lower()
+    existing = open_application_for(key, email)
+    if existing is None:
+        application = PartnerApplication(
+            level_requested=data.level,
+            status_nonce=secrets.token_hex(16),
+            company_key=key,
+            client_address=client_address,
+            **{name: value for name, value in vars(data).items() if name != "level"} | {"contact_email": email},
+        )
+        db.session.add(application)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            # Sent twice at the same moment: the partial unique index let only one in.
+            db.session.rollback()
+            existing = open_application_for(key, email)
+            if existing is None:
+                raise
+    if existing is not None:
+        _mail_applicant(existing, "application_status_link")
+        db.session.commit()
+        raise DuplicateApplication(existing)
+    _mail_applicant(application, "application_received")
+    record("application.submitted", target=application, details={"level": data.level, "company": data.company_name})
+    db.session.commit()
+    return application
+
+
+# --- Moving between states ------------------------------------------------------------------------
+
+
+def _move(application: PartnerApplication, action: Action, **values: Any) -> State:
+    """Compare-and-set on the state, so of two people acting at once only one succeeds."""
+    current = application.state_enum
+    new = next_state(action, current)
+    result = db.session.execute(
+        update(PartnerApplication)
+        .where(PartnerApplication.id == application.id, PartnerApplication.state == current.value)
+        .values(state=new.value, updated_at=clock.now(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise TransitionRefused(CHANGED_MEANWHILE)
+    db.session.expire(application)
+    return new
+
+
+def managers() -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User).where(User.role == Role.MANAGER.value, User.active.is_(True)).order_by(User.full_name)
+        )
+    )
+
+
+def assign_manager(application: PartnerApplication, manager: User, *, by: User) -> None:
+    if manager.role != Role.MANAGER or not manager.active:
+        raise ApplicationError("Choose an active channel sales manager.", field="manager")
+    if not application.state_enum.is_open:
+        raise TransitionRefused(f"This application is {application.state_enum.label.lower()}; it cannot be assigned.")
+    if application.state_enum == State.SUBMITTED:
+        _move(application, Action.START_REVIEW, assigned_manager_id=manager.id)
+    else:
+        application.assigned_manager_id = manager.id
+    record("application.assigned", actor=by, target=application, details={"manager": manager.email})
+    db.session.commit()
+
+
+def ask_question(application: PartnerApplication, question: str, *, by: User) -> None:
+    question = question.strip()
+    if not question:
+        raise ApplicationError("Write the question for the applicant.", field="question")
+    _move(application, Action.ASK)
+    db.session.add(
+        ApplicationMessage(application_id=application.id, author_kind="staff", author_id=by.id, body=question)
+    )
+    _mail_applicant(application, "application_question", question=question, reviewer=by)
+    record("application.question_asked", actor=by, target=application)
+    db.session.commit()
+
+
+def answer_question(application: PartnerApplication, answer: str) -> None:
+    answer = answer.strip()
+    if not answer:
+        raise ApplicationError("Write your answer.", field="answer")
+    _move(application, Action.ANSWER)
+    db.session.add(ApplicationMessage(application_id=application.id, author_kind="applicant", body=answer))
+    manager = application.assigned_manager
+    if manager is not None:
+        queue_email(
+            to=manager.email,
+            to_name=manager.full_name,
+            template="application_answered",
+            context={
+                "application": application,
+                "answer": answer,
+                "review_url": current_app.config["SITE_URL"].rstrip("/")
+                + url_for("admin.application_detail", application_id=application.id),
+            },
+        )
+    record("application.answered", target=application, actor_email=application.contact_email)
+    db.session.commit()
+
+
+def withdraw(application: PartnerApplication) -> None:
+    _move(application, Action.WITHDRAW, decided_at=clock.now())
+    record("application.withdrawn", target=application, actor_email=application.contact_email)
+    db.session.commit()
+
+
+def reject(application: PartnerApplication, reason: str, *, by: User) -> None:
+    reason = reason.strip()
+    if not reason:
+        raise ApplicationError("Give the reason: the applicant receives it by e-mail.", field="reason")
+    _move(application, Action.REJECT, decided_at=clock.now(), decided_by_id=by.id, decision_note=reason)
+    _mail_applicant(application, "application_rejected", reason=reason)
+    record("application.rejected", actor=by, target=application, details={"reason": reason})
+    db.session.commit()
+
+
+def approve(application: PartnerApplication, *, level: str, manager: User | None, note: str, by: User) -> Any:
+    """Create the partner, its owner (invited by e-mail), its first level, manager and declared requirements."""
+    if level not in (RESELLER, PREMIER):
+        raise ApplicationError("Choose the level to approve.", field="level")
+    if level == PREMIER and application.level_requested != PREMIER:
+        raise ApplicationError(
+            "This is a Reseller application: it has none of the Premier commitments, so it can only be approved "
+            "as Reseller.",
+            field="level",
+        )
+    note = note.strip()
+    if level != application.level_requested and not note:
+        raise ApplicationError("Say in the note why a Premier application is approved as Reseller.", field="note")
+    manager = manager or application.assigned_manager
+    if manager is None or manager.role != Role.MANAGER or not manager.active:
+        raise ApplicationError("Choose the partner's channel sales manager.", field="manager")
+    if find_user(application.contact_email) is not None:
+        raise ApplicationError(
+            f"{application.contact_email} already has an account here, so it cannot own a new partner. "
+            "Ask the applicant for another contact address.",
+            field="level",
+        )
+
+    _move(
+        application,
+        Action.APPROVE,
+        decided_at=clock.now(),
+        decided_by_id=by.id,
+        approved_level=level,
+        decision_note=note or None,
+        assigned_manager_id=manager.id,
+    )
+    partner = create_partner(
+        name=application.company_name,
+        website=application.website,
+        country=application.country,
+        phone=application.contact_phone,
+        workspace_reseller_id=application.workspace_reseller_id,
+        level=level,
+        channel_manager=manager,
+        application_id=application.id,
+        created_by=by,
+        note=note,
+    )
+    owner = User(email=application.contact_email, full_name=application.contact_name, role=Role.PARTNER.value)
+    db.session.add(owner)
+    add_member(partner, owner, MemberRole.OWNER)
+    _declare_requirements(partner, application)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise TransitionRefused(CHANGED_MEANWHILE) from None
+    token = issue_password_token(owner, purpose="invitation")
+    queue_email(
+        to=owner.email,
+        to_name=owner.full_name,
+        template="partner_invitation",
+        from_name=manager.full_name or None,
+        reply_to=manager.email,
+        context={
+            "partner": partner,
+            "owner": owner,
+            "level_name": LEVEL_NAMES[level],
+            "margin": program_terms().margin_pct(level),
+            "manager": manager,
+            "invitation_url": current_app.config["SITE_URL"].rstrip("/") + url_for("auth.reset_password", token=token),
+            "expires_in_days": 7,
+        },
+    )
+    record("application.approved", actor=by, target=application, details={"level": level, "partner": partner.name})
+    record("partner.created", actor=by, target=partner, details={"level": level, "manager": manager.email})
+    db.session.commit()
+    return partner
+
+
+def _declare_requirements(partner: Any, application: PartnerApplication) -> None:
+    year = clock.today().year
+    add_requirement(partner, RequirementKind.WORKSPACE_RESELLER, application.workspace_reseller_id)
+    add_requirement(partner, RequirementKind.SALES_TEAM, f"{application.sales_team_size} people")
+    add_requirement(partner, RequirementKind.TECHNICAL_TEAM, f"{application.technical_team_size} people")
+    if application.level_requested != PREMIER:
+        return
+    add_requirement(
+        partner, RequirementKind.TRAINED_SALES_STAFF, f"{application.trained_sales_staff} planned", year=year
+    )
+    revenue = application.committed_revenue.format() if application.committed_revenue else ""
+    add_requirement(partner, RequirementKind.JOINT_BUSINESS_PLAN, f"Revenue commitment {revenue}", year=year)
+    add_requirement(partner, RequirementKind.WEBSITE_PRODUCT_PAGE, application.product_page_url or "", year=year)
+    add_requirement(partner, RequirementKind.JOINT_MARKETING_CAMPAIGN, application.marketing_campaign or "", year=year)
+
+
+def age_cutoff(days: int) -> Any:
+    return clock.now() - timedelta(days=days)

@@ -1,0 +1,147 @@
+"""Partner organisations, their members, their effective-dated levels and their requirements."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cloudcodes import clock
+from cloudcodes.auth.models import User
+from cloudcodes.extensions import db
+
+
+class PartnerStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class MemberRole(StrEnum):
+    OWNER = "owner"
+    SALES = "sales"
+    TECHNICAL = "technical"
+
+
+class RequirementKind(StrEnum):
+    WORKSPACE_RESELLER = "workspace_reseller"
+    SALES_TEAM = "sales_team"
+    TECHNICAL_TEAM = "technical_team"
+    TRAINED_SALES_STAFF = "trained_sales_staff"
+    JOINT_BUSINESS_PLAN = "joint_business_plan"
+    WEBSITE_PRODUCT_PAGE = "website_product_page"
+    JOINT_MARKETING_CAMPAIGN = "joint_marketing_campaign"
+
+    @property
+    def label(self) -> str:
+        return REQUIREMENT_LABELS[self]
+
+
+REQUIREMENT_LABELS = {
+    RequirementKind.WORKSPACE_RESELLER: "Google Workspace reseller",
+    RequirementKind.SALES_TEAM: "Sales team",
+    RequirementKind.TECHNICAL_TEAM: "Technical team",
+    RequirementKind.TRAINED_SALES_STAFF: "Trained sales staff",
+    RequirementKind.JOINT_BUSINESS_PLAN: "Joint business plan",
+    RequirementKind.WEBSITE_PRODUCT_PAGE: "Web site carries the CloudCodes product",
+    RequirementKind.JOINT_MARKETING_CAMPAIGN: "Joint marketing campaign",
+}
+
+
+def _in(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class Partner(db.Model):
+    __tablename__ = "partners"
+    __table_args__ = (CheckConstraint(_in("status", PartnerStatus), name="known_status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    website: Mapped[str] = mapped_column(String(300))
+    country: Mapped[str] = mapped_column(String(80))
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    workspace_reseller_id: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(20), default=PartnerStatus.ACTIVE.value)
+    channel_manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    # The application it was approved from: unique, so one application can never make two partners.
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("partner_applications.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    channel_manager: Mapped[User | None] = relationship(foreign_keys=[channel_manager_id])
+    memberships: Mapped[list[PartnerMembership]] = relationship(back_populates="partner", cascade="all, delete-orphan")
+    levels: Mapped[list[PartnerLevel]] = relationship(
+        back_populates="partner", order_by="PartnerLevel.effective_from", cascade="all, delete-orphan"
+    )
+    requirements: Mapped[list[PartnerRequirement]] = relationship(
+        back_populates="partner", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == PartnerStatus.ACTIVE
+
+
+class PartnerMembership(db.Model):
+    """A user's place in a partner organisation; a user belongs to at most one partner."""
+
+    __tablename__ = "partner_memberships"
+    __table_args__ = (CheckConstraint(_in("role", MemberRole), name="known_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    sales_training_completed_on: Mapped[date | None]
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    partner: Mapped[Partner] = relationship(back_populates="memberships")
+    user: Mapped[User] = relationship()
+
+
+class PartnerLevel(db.Model):
+    """The level a partner holds from ``effective_from`` until the next record. Never rewritten."""
+
+    __tablename__ = "partner_levels"
+    __table_args__ = (
+        CheckConstraint("level IN ('reseller', 'premier')", name="known_level"),
+        UniqueConstraint("partner_id", "effective_from", name="uq_partner_levels_partner_effective_from"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    level: Mapped[str] = mapped_column(String(20))
+    effective_from: Mapped[date]
+    protected_until: Mapped[date | None]
+    reason: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    partner: Mapped[Partner] = relationship(back_populates="levels")
+
+
+class PartnerRequirement(db.Model):
+    """One requirement the partner declared or met, verified (or not yet) by its channel manager."""
+
+    __tablename__ = "partner_requirements"
+    __table_args__ = (
+        CheckConstraint(_in("kind", RequirementKind), name="known_kind"),
+        Index("ix_partner_requirements_partner_kind", "partner_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    year: Mapped[int | None]
+    detail: Mapped[str] = mapped_column(Text, default="")
+    verified_at: Mapped[datetime | None]
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    partner: Mapped[Partner] = relationship(back_populates="requirements")
+
+    @property
+    def label(self) -> str:
+        return RequirementKind(self.kind).label
