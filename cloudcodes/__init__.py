@@ -51,12 +51,14 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from cloudcodes.admin import blueprint as admin
+    from cloudcodes.applications.views import blueprint as applications
     from cloudcodes.auth.views import blueprint as auth
     from cloudcodes.dashboard.views import blueprint as dashboard
     from cloudcodes.public.views import blueprint as public
 
     app.register_blueprint(public)
     app.register_blueprint(auth)
+    app.register_blueprint(applications)
     app.register_blueprint(dashboard)
     app.register_blueprint(admin)
 
@@ -71,6 +73,7 @@ def register_template_helpers(app: Flask) -> None:
     from cloudcodes import clock
     from cloudcodes.auth.models import Role
     from cloudcodes.money import Money
+    from cloudcodes.program.services import program_terms
     from cloudcodes.program.terms import format_percent
 
     @app.template_filter("money")
@@ -98,6 +101,7 @@ def register_template_helpers(app: Flask) -> None:
         return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
     app.jinja_env.globals["current_year"] = lambda: clock.today().year
+    app.jinja_env.globals["program_terms"] = program_terms
 
 
 def register_commands(app: Flask) -> None:

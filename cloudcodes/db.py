@@ -60,7 +60,13 @@ def money_column(prefix: str, *, nullable: bool = False) -> Mapped[Money]:
         Money,
         mapped_column(f"{prefix}_minor", BigInteger, nullable=nullable),
         mapped_column(f"{prefix}_currency", String(3), nullable=nullable),
+        # An optional amount reads back as None rather than Money(None, None).
+        return_none_on=_no_amount if nullable else None,
     )
+
+
+def _no_amount(minor: int | None, currency: str | None) -> bool:
+    return minor is None
 
 
 def configure_sqlite(engine: Engine) -> None:

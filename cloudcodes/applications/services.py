@@ -6,7 +6,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,8 +24,10 @@ from cloudcodes.partners.models import MemberRole, RequirementKind
 from cloudcodes.partners.services import add_member, add_requirement, create_partner
 from cloudcodes.program.services import program_terms
 from cloudcodes.program.terms import LEVEL_NAMES, PREMIER, RESELLER
+from cloudcodes.urls import external_url
 
 STATUS_SALT = "application-status"
+OPEN_STATE_VALUES = [state.value for state in State if state.is_open]
 CHANGED_MEANWHILE = "Someone else changed this application a moment ago. Reload the page to see where it stands."
 
 
@@ -65,8 +67,7 @@ def status_token(application: PartnerApplication) -> str:
 
 
 def status_url(application: PartnerApplication) -> str:
-    path = url_for("applications.status", token=status_token(application))
-    return current_app.config["SITE_URL"].rstrip("/") + path
+    return external_url("applications.status", token=status_token(application))
 
 
 def application_for_token(token: str) -> PartnerApplication | None:
@@ -98,7 +99,7 @@ def open_application_for(company: str, email: str) -> PartnerApplication | None:
     return db.session.scalar(
         select(PartnerApplication)
         .where(
-            PartnerApplication.state.in_([s.value for s in State if s.is_open]),
+            PartnerApplication.state.in_(OPEN_STATE_VALUES),
             or_(PartnerApplication.company_key == company, PartnerApplication.contact_email == email),
         )
         .limit(1)
@@ -175,7 +176,17 @@ def assign_manager(application: PartnerApplication, manager: User, *, by: User) 
     if application.state_enum == State.SUBMITTED:
         _move(application, Action.START_REVIEW, assigned_manager_id=manager.id)
     else:
-        application.assigned_manager_id = manager.id
+        # Reassigning keeps the state, but only while the application is still open (compare-and-set).
+        result = db.session.execute(
+            update(PartnerApplication)
+            .where(PartnerApplication.id == application.id, PartnerApplication.state.in_(OPEN_STATE_VALUES))
+            .values(assigned_manager_id=manager.id, updated_at=clock.now())
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            db.session.rollback()
+            raise TransitionRefused(CHANGED_MEANWHILE)
+        db.session.expire(application)
     record("application.assigned", actor=by, target=application, details={"manager": manager.email})
     db.session.commit()
 
@@ -184,7 +195,9 @@ def ask_question(application: PartnerApplication, question: str, *, by: User) ->
     question = question.strip()
     if not question:
         raise ApplicationError("Write the question for the applicant.", field="question")
-    _move(application, Action.ASK)
+    # A manager who asks first takes the application, so the answer reaches someone.
+    takes_it = application.assigned_manager_id is None and by.role == Role.MANAGER
+    _move(application, Action.ASK, **({"assigned_manager_id": by.id} if takes_it else {}))
     db.session.add(
         ApplicationMessage(application_id=application.id, author_kind="staff", author_id=by.id, body=question)
     )
@@ -199,7 +212,7 @@ def answer_question(application: PartnerApplication, answer: str) -> None:
         raise ApplicationError("Write your answer.", field="answer")
     _move(application, Action.ANSWER)
     db.session.add(ApplicationMessage(application_id=application.id, author_kind="applicant", body=answer))
-    manager = application.assigned_manager
+    manager = application.assigned_manager or _last_asker(application)
     if manager is not None:
         queue_email(
             to=manager.email,
@@ -208,12 +221,16 @@ def answer_question(application: PartnerApplication, answer: str) -> None:
             context={
                 "application": application,
                 "answer": answer,
-                "review_url": current_app.config["SITE_URL"].rstrip("/")
-                + url_for("admin.application_detail", application_id=application.id),
+                "review_url": external_url("admin.application_detail", application_id=application.id),
             },
         )
     record("application.answered", target=application, actor_email=application.contact_email)
     db.session.commit()
+
+
+def _last_asker(application: PartnerApplication) -> User | None:
+    askers = [m.author for m in application.messages if m.author_kind == "staff" and m.author is not None]
+    return askers[-1] if askers else None
 
 
 def withdraw(application: PartnerApplication) -> None:
@@ -251,8 +268,7 @@ def approve(application: PartnerApplication, *, level: str, manager: User | None
     if find_user(application.contact_email) is not None:
         raise ApplicationError(
             f"{application.contact_email} already has an account here, so it cannot own a new partner. "
-            "Ask the applicant for another contact address.",
-            field="level",
+            "Ask the applicant for another contact address."
         )
 
     _move(
@@ -284,6 +300,8 @@ def approve(application: PartnerApplication, *, level: str, manager: User | None
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
+        if find_user(application.contact_email) is not None:
+            raise ApplicationError(f"{application.contact_email} got an account a moment ago; approve again.") from None
         raise TransitionRefused(CHANGED_MEANWHILE) from None
     token = issue_password_token(owner, purpose="invitation")
     queue_email(
@@ -298,7 +316,7 @@ def approve(application: PartnerApplication, *, level: str, manager: User | None
             "level_name": LEVEL_NAMES[level],
             "margin": program_terms().margin_pct(level),
             "manager": manager,
-            "invitation_url": current_app.config["SITE_URL"].rstrip("/") + url_for("auth.reset_password", token=token),
+            "invitation_url": external_url("auth.reset_password", token=token),
             "expires_in_days": 7,
         },
     )

@@ -28,6 +28,7 @@ from cloudcodes.auth.services import (
 )
 from cloudcodes.extensions import db, limiter, login_manager
 from cloudcodes.mail.outbox import queue_email
+from cloudcodes.urls import external_url
 
 blueprint = Blueprint("auth", __name__)
 
@@ -260,11 +261,6 @@ def two_factor_disable() -> ResponseReturnValue:
 # --- Forgotten passwords and invitations ---------------------------------------------------------
 
 
-def site_url(path: str) -> str:
-    """Links in e-mail use the configured site address, never the request's Host header."""
-    return current_app.config["SITE_URL"].rstrip("/") + path
-
-
 @blueprint.route("/forgot-password", methods=["GET", "POST"])
 @limiter.limit("5/hour", methods=["POST"])
 @limiter.limit("5/hour", key_func=submitted_email, methods=["POST"])
@@ -278,7 +274,7 @@ def forgot_password() -> ResponseReturnValue:
                 to=user.email,
                 to_name=user.full_name,
                 template="password_reset",
-                context={"user": user, "reset_url": site_url(url_for("auth.reset_password", token=token))},
+                context={"user": user, "reset_url": external_url("auth.reset_password", token=token)},
             )
             record("auth.password_reset_requested", actor=user, target=user)
             db.session.commit()
@@ -302,13 +298,16 @@ def reset_password_view(token: str) -> ResponseReturnValue:
     form = forms.ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            reset_password(token, form.new_password.data or "")
+            user = reset_password(token, form.new_password.data or "")
         except AccountError as error:
             form.new_password.errors.append(str(error))
         else:
             db.session.commit()
             logout_user()
             session.clear()
+            if invitation:
+                # The invitation link proved the address: the new partner user goes straight in.
+                return finish_login(user, False, None, two_factor_verified=False)
             flash("Your password is set. Log in with it now.", "success")
             return redirect(url_for("auth.login"), 303)
     return render_template("auth/reset_password.html", form=form, invitation=invitation, email=row.user.email)

@@ -105,7 +105,9 @@ def _render_text(template: str, context: dict[str, Any]) -> tuple[str, str]:
         return str(context.get("subject") or ""), text
     # Render the subject line on its own: a value with a line break in it would otherwise
     # silently spill into the body instead of being refused.
-    subject = render_template_string(first_line, **context)[len(SUBJECT_PREFIX) :]
+    # Autoescaping is for HTML: "A & B" stays "A & B" in a subject.
+    unescaped = "{% autoescape false %}" + first_line + "{% endautoescape %}"
+    subject = render_template_string(unescaped, **context)[len(SUBJECT_PREFIX) :]
     body = text.split("\n", 1)[1] if "\n" in text else ""
     return subject, body.lstrip("\n")
 

@@ -1,0 +1,311 @@
+"""Reviewing applications: the queue, one application's page, and the reviewer's actions.
+
+Each action is a thin view: the form, then the service (which owns the transaction and refuses a
+move the state does not allow), then a flash and a 303 back to the application. A refused move
+(someone else acted first) is a warning, not an error: the page then shows where things stand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+from wtforms.fields.choices import SelectChoice
+
+from cloudcodes import clock
+from cloudcodes.admin import blueprint
+from cloudcodes.applications.models import ApplicationMessage, PartnerApplication
+from cloudcodes.applications.review_forms import (
+    ALL_STATES,
+    OPEN,
+    ApproveForm,
+    AssignForm,
+    QuestionForm,
+    QueueFilterForm,
+    RejectForm,
+)
+from cloudcodes.applications.services import (
+    ApplicationError,
+    age_cutoff,
+    approve,
+    ask_question,
+    assign_manager,
+    managers,
+    reject,
+)
+from cloudcodes.applications.states import OPEN_STATES, Action, State, TransitionRefused, allowed_actions
+from cloudcodes.auth.models import User
+from cloudcodes.extensions import db
+from cloudcodes.partners.models import Partner
+from cloudcodes.program.terms import LEVEL_NAMES, PREMIER, RESELLER
+
+PER_PAGE = 25
+OPEN_VALUES = [state.value for state in State if state in OPEN_STATES]
+
+
+# --- The queue --------------------------------------------------------------------------------
+
+
+def _queue_filters() -> dict[str, Any]:
+    """The filters from the query string; a value that is not one of the options counts as not given."""
+    form = QueueFilterForm(formdata=request.args)
+    form.validate()
+    for name in form.errors:
+        field = form[name]
+        field.data = field.default
+    return {
+        "form": form,
+        "q": (form.q.data or "").strip(),
+        "level": form.level.data or "",
+        "state": form.state.data or OPEN,
+        "age": form.age.data or "",
+        "mine": bool(form.mine.data),
+    }
+
+
+def _oldest_first(state_filter: str) -> bool:
+    """Open applications are listed oldest first; decided ones (or all) newest first."""
+    return state_filter == OPEN or (state_filter != ALL_STATES and State(state_filter) in OPEN_STATES)
+
+
+def _queue_query(filters: dict[str, Any], user_id: int) -> Select[tuple[PartnerApplication]]:
+    query = select(PartnerApplication).options(joinedload(PartnerApplication.assigned_manager))
+    state = filters["state"]
+    if state == OPEN:
+        query = query.where(PartnerApplication.state.in_(OPEN_VALUES))
+    elif state != ALL_STATES:
+        query = query.where(PartnerApplication.state == state)
+    if filters["level"]:
+        query = query.where(PartnerApplication.level_requested == filters["level"])
+    if filters["age"]:
+        query = query.where(PartnerApplication.submitted_at <= age_cutoff(int(filters["age"])))
+    if filters["mine"]:
+        query = query.where(PartnerApplication.assigned_manager_id == user_id)
+    if filters["q"]:
+        term = filters["q"]
+        query = query.where(
+            or_(
+                PartnerApplication.company_name.icontains(term, autoescape=True),
+                PartnerApplication.contact_name.icontains(term, autoescape=True),
+                PartnerApplication.contact_email.icontains(term, autoescape=True),
+            )
+        )
+    if _oldest_first(state):
+        # Open applications wait for someone: the one waiting longest comes first.
+        return query.order_by(PartnerApplication.submitted_at.asc(), PartnerApplication.id.asc())
+    return query.order_by(PartnerApplication.submitted_at.desc(), PartnerApplication.id.desc())
+
+
+@blueprint.get("/applications")
+def applications() -> ResponseReturnValue:
+    filters = _queue_filters()
+    query = _queue_query(filters, current_user.id)
+    page = db.paginate(query, per_page=PER_PAGE, error_out=False)
+    link_args = {
+        name: value
+        for name, value in (
+            ("q", filters["q"]),
+            ("level", filters["level"]),
+            ("state", filters["state"]),
+            ("age", filters["age"]),
+            ("mine", "y" if filters["mine"] else ""),
+        )
+        if value
+    }
+    return render_template(
+        "admin/applications/list.html",
+        page=page,
+        form=filters["form"],
+        filtered=bool(link_args),
+        link_args=link_args,
+        oldest_first=_oldest_first(filters["state"]),
+        now=clock.now(),
+        level_names=LEVEL_NAMES,
+    )
+
+
+# --- One application --------------------------------------------------------------------------
+
+
+def _application_or_404(application_id: int) -> PartnerApplication:
+    application = db.session.scalar(
+        select(PartnerApplication)
+        .where(PartnerApplication.id == application_id)
+        .options(
+            joinedload(PartnerApplication.assigned_manager),
+            joinedload(PartnerApplication.decided_by),
+            selectinload(PartnerApplication.messages).joinedload(ApplicationMessage.author),
+        )
+    )
+    if application is None:
+        abort(404)
+    return application
+
+
+def _reviewer() -> User:
+    return db.session.get(User, current_user.id)  # type: ignore[return-value]
+
+
+def _manager_choices() -> list[SelectChoice]:
+    return [SelectChoice(str(manager.id), f"{manager.display_name} ({manager.email})") for manager in managers()]
+
+
+def _level_choices(application: PartnerApplication) -> list[SelectChoice]:
+    # A Reseller application has none of the Premier commitments, so Premier is not offered for it.
+    levels = [PREMIER, RESELLER] if application.level_requested == PREMIER else [RESELLER]
+    return [SelectChoice(level, LEVEL_NAMES[level]) for level in levels]
+
+
+def _forms(application: PartnerApplication, **given: FlaskForm) -> dict[str, FlaskForm]:
+    """The action forms of the page: blank ones, except a submitted form that is being shown again."""
+    forms: dict[str, FlaskForm] = {
+        "assign_form": given.get("assign_form")
+        or AssignForm(prefix="assign", formdata=None, manager=application.assigned_manager_id),
+        "question_form": given.get("question_form") or QuestionForm(prefix="ask", formdata=None),
+        "approve_form": given.get("approve_form")
+        or ApproveForm(
+            prefix="approve",
+            formdata=None,
+            level=application.level_requested,
+            manager=application.assigned_manager_id,
+        ),
+        "reject_form": given.get("reject_form") or RejectForm(prefix="reject", formdata=None),
+    }
+    choices = _manager_choices()
+    forms["assign_form"].manager.choices = [SelectChoice("", "Choose a manager"), *choices]  # type: ignore[attr-defined]
+    forms["approve_form"].manager.choices = [SelectChoice("", "Choose a manager"), *choices]  # type: ignore[attr-defined]
+    forms["approve_form"].level.choices = _level_choices(application)  # type: ignore[attr-defined]
+    if application.level_requested != PREMIER:
+        forms["approve_form"].note.description = "Optional. Kept with the partner's first level record."  # type: ignore[attr-defined]
+    return forms
+
+
+def _render_detail(application: PartnerApplication, status: int = 200, **given: FlaskForm) -> ResponseReturnValue:
+    state = application.state_enum
+    partner = None
+    if state == State.APPROVED:
+        partner = db.session.scalar(select(Partner).where(Partner.application_id == application.id))
+    actions = allowed_actions(state)
+    return render_template(
+        "admin/applications/detail.html",
+        application=application,
+        state=state,
+        partner=partner,
+        can_assign=state.is_open,
+        can_ask=Action.ASK in actions,
+        can_approve=Action.APPROVE in actions,
+        can_reject=Action.REJECT in actions,
+        level_names=LEVEL_NAMES,
+        now=clock.now(),
+        **_forms(application, **given),
+    ), status
+
+
+@blueprint.get("/applications/<int:application_id>")
+def application_detail(application_id: int) -> ResponseReturnValue:
+    return _render_detail(_application_or_404(application_id))
+
+
+# --- The actions ------------------------------------------------------------------------------
+
+
+def _act(
+    application_id: int,
+    form_name: str,
+    form: FlaskForm,
+    perform: Callable[[PartnerApplication], str],
+) -> ResponseReturnValue:
+    """Validate, perform (returns the success message), and answer the way every action does."""
+    application = _application_or_404(application_id)
+    detail = url_for("admin.application_detail", application_id=application.id)
+    if form.validate_on_submit():
+        try:
+            message = perform(application)
+        except TransitionRefused as refused:
+            flash(str(refused), "warning")
+            return redirect(detail, 303)
+        except ApplicationError as error:
+            db.session.rollback()
+            field = getattr(form, error.field or "", None)
+            if field is not None and hasattr(field, "errors"):
+                field.errors = [*field.errors, str(error)]
+            else:
+                form.form_errors.append(str(error))
+            application = _application_or_404(application_id)
+        else:
+            flash(message, "success")
+            return redirect(detail, 303)
+    return _render_detail(application, 400, **{form_name: form})
+
+
+def _chosen_manager(form: FlaskForm) -> User | None:
+    """The user picked in the form's manager select; an id that is nobody is refused on the field."""
+    manager_id = form.manager.data  # type: ignore[attr-defined]
+    if manager_id is None:
+        return None
+    manager = db.session.get(User, manager_id)
+    if manager is None:
+        raise ApplicationError("Choose an active channel sales manager.", field="manager")
+    return manager
+
+
+@blueprint.post("/applications/<int:application_id>/assign")
+def application_assign(application_id: int) -> ResponseReturnValue:
+    form = AssignForm(prefix="assign")
+
+    def perform(application: PartnerApplication) -> str:
+        manager = _chosen_manager(form)
+        if manager is None:  # the form requires a choice; this is only for the type checker
+            raise ApplicationError("Choose an active channel sales manager.", field="manager")
+        assign_manager(application, manager, by=_reviewer())
+        return f"{application.reference} is assigned to {manager.display_name}."
+
+    return _act(application_id, "assign_form", form, perform)
+
+
+@blueprint.post("/applications/<int:application_id>/ask")
+def application_ask(application_id: int) -> ResponseReturnValue:
+    form = QuestionForm(prefix="ask")
+
+    def perform(application: PartnerApplication) -> str:
+        ask_question(application, form.question.data or "", by=_reviewer())
+        return f"Your question was e-mailed to {application.contact_email}. The application waits on the applicant."
+
+    return _act(application_id, "question_form", form, perform)
+
+
+@blueprint.post("/applications/<int:application_id>/approve")
+def application_approve(application_id: int) -> ResponseReturnValue:
+    form = ApproveForm(prefix="approve")
+
+    def perform(application: PartnerApplication) -> str:
+        partner = approve(
+            application,
+            level=form.level.data or "",
+            manager=_chosen_manager(form),
+            note=form.note.data or "",
+            by=_reviewer(),
+        )
+        return (
+            f"{application.reference} is approved: {partner.name} is a {LEVEL_NAMES[form.level.data]} partner. "
+            f"Its owner, {application.contact_email}, was invited to set a password."
+        )
+
+    return _act(application_id, "approve_form", form, perform)
+
+
+@blueprint.post("/applications/<int:application_id>/reject")
+def application_reject(application_id: int) -> ResponseReturnValue:
+    form = RejectForm(prefix="reject")
+
+    def perform(application: PartnerApplication) -> str:
+        reject(application, form.reason.data or "", by=_reviewer())
+        return f"{application.reference} is rejected. The reason was e-mailed to {application.contact_email}."
+
+    return _act(application_id, "reject_form", form, perform)
