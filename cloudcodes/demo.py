@@ -10,8 +10,10 @@ from collections.abc import Callable
 import click
 from flask.cli import AppGroup
 
+from cloudcodes.applications.demo import seed_applications
 from cloudcodes.auth.demo import demo_code_command, seed_users
 from cloudcodes.extensions import db
+from cloudcodes.partners.demo import seed_partners
 from cloudcodes.program.services import program_terms
 from cloudcodes.program.terms import format_percent
 
@@ -28,7 +30,7 @@ def seed_program() -> list[DemoLogin]:
 
 
 def demo_steps() -> list[DemoStep]:
-    return [seed_program, seed_users]
+    return [seed_program, seed_users, seed_partners, seed_applications]
 
 
 demo_cli = AppGroup("demo", help="Demo data.")

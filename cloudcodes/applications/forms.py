@@ -9,22 +9,12 @@ from wtforms import BooleanField, DecimalField, EmailField, IntegerField, Select
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from cloudcodes.applications.rules import ApplicationInput
+from cloudcodes.applications.rules import HEARD_FROM_OPTIONS, ApplicationInput
 from cloudcodes.money import Money
 from cloudcodes.program.terms import PREMIER, RESELLER
 
-HEARD_FROM = [
-    SelectChoice(value, label)
-    for value, label in [
-        ("", "Choose one"),
-        ("google_partner_directory", "Google partner directory or event"),
-        ("customer", "One of our customers"),
-        ("colleague", "A colleague or another partner"),
-        ("search", "A web search"),
-        ("social", "Social media"),
-        ("cloudcodes", "Someone at CloudCodes"),
-        ("other", "Somewhere else"),
-    ]
+HEARD_FROM = [SelectChoice("", "Choose one")] + [
+    SelectChoice(value, label) for value, label in HEARD_FROM_OPTIONS.items()
 ]
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudcodes import clock
+from cloudcodes.applications.rules import HEARD_FROM_OPTIONS
 from cloudcodes.applications.states import State
 from cloudcodes.auth.models import User
 from cloudcodes.db import money_column
@@ -87,6 +88,10 @@ class PartnerApplication(db.Model):
     @property
     def state_enum(self) -> State:
         return State(self.state)
+
+    @property
+    def heard_from_label(self) -> str:
+        return HEARD_FROM_OPTIONS.get(self.heard_from, self.heard_from)
 
     @property
     def reference(self) -> str:

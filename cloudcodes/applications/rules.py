@@ -14,6 +14,17 @@ _COMPANY_SUFFIXES = re.compile(
 )
 
 
+HEARD_FROM_OPTIONS = {
+    "google_partner_directory": "Google partner directory or event",
+    "customer": "One of our customers",
+    "colleague": "A colleague or another partner",
+    "search": "A web search",
+    "social": "Social media",
+    "cloudcodes": "Someone at CloudCodes",
+    "other": "Somewhere else",
+}
+
+
 @dataclass(frozen=True)
 class ApplicationInput:
     level: str

@@ -269,3 +269,15 @@ def test_a_new_partner_user_is_not_made_to_set_up_two_factor(app, client, manage
         },
     )
     assert response.headers["Location"] == "/dashboard/"
+
+
+def test_demo_seed_loads_applications_in_several_states_once(app, runner):
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    with app.app_context():
+        states = sorted(_db.session.scalars(select(PartnerApplication.state)))
+        assert states == ["in_review", "rejected", "submitted", "waiting_on_applicant"]
+        partner = _db.session.scalar(select(Partner))
+        assert partner.name == "Acme Cloud"
+        assert [m.user.email for m in partner.memberships] == ["owner@acme-cloud.example"]
+        assert partner.channel_manager.email == "manager@cloudcodes.example"
