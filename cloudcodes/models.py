@@ -7,10 +7,12 @@ from cloudcodes.mail.models import OutboxMessage
 from cloudcodes.partners.models import Partner, PartnerLevel, PartnerMembership, PartnerRequirement
 from cloudcodes.program.models import ProgramSettings, VolumeDiscountTier
 from cloudcodes.public.models import FaqEntry
+from cloudcodes.referrals.models import DomainRegistration, ReferralCode
 
 __all__ = [
     "ApplicationMessage",
     "AuditEvent",
+    "DomainRegistration",
     "FaqEntry",
     "OutboxMessage",
     "Partner",
@@ -21,6 +23,7 @@ __all__ = [
     "PasswordResetToken",
     "ProgramSettings",
     "RecoveryCode",
+    "ReferralCode",
     "User",
     "VolumeDiscountTier",
 ]

@@ -1,0 +1,281 @@
+"""Registering customer domains and issuing referral codes; checking a code for a purchase."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from cloudcodes import clock
+from cloudcodes.audit.services import record
+from cloudcodes.auth.models import User
+from cloudcodes.extensions import db
+from cloudcodes.partners.models import Partner
+from cloudcodes.partners.services import level_record_on
+from cloudcodes.program.services import program_terms
+from cloudcodes.referrals.codes import CodeError, generate_code, parse_code
+from cloudcodes.referrals.domains import DomainError, display_domain, normalise_domain
+from cloudcodes.referrals.models import DomainRegistration, ReferralCode, RegistrationStatus
+
+CODE_ATTEMPTS = 5  # a collision in 32**11 codes is astronomically rare; retry a few times all the same
+TAKEN = "This domain is already registered by another partner. Registrations are first come, first served."
+
+
+class ReferralError(ValueError):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class DomainTaken(ReferralError):
+    pass
+
+
+def lifetime() -> timedelta:
+    return timedelta(days=program_terms().registration_lifetime_days)
+
+
+def is_live(registration: DomainRegistration, at: datetime | None = None) -> bool:
+    """Active and within its lifetime (a converted registration no longer runs out)."""
+    at = at or clock.now()
+    return registration.is_active and (registration.converted_at is not None or registration.expires_at > at)
+
+
+def _normalised(raw_domain: str) -> str:
+    try:
+        return normalise_domain(raw_domain)
+    except DomainError as error:
+        raise ReferralError(str(error), field="domain") from None
+
+
+def active_registration(domain: str) -> DomainRegistration | None:
+    return db.session.scalar(
+        select(DomainRegistration).where(
+            DomainRegistration.domain == domain, DomainRegistration.status == RegistrationStatus.ACTIVE.value
+        )
+    )
+
+
+def register_domain(partner: Partner, raw_domain: str, *, by: User | None) -> DomainRegistration:
+    domain = _normalised(raw_domain)
+    if not partner.is_active:
+        raise ReferralError("Your partner account is suspended, so it cannot register domains. Ask your manager.")
+    existing = active_registration(domain)
+    if existing is not None and is_live(existing):
+        if existing.partner_id == partner.id:
+            raise ReferralError(
+                f"You registered {display_domain(domain)} already; it runs until {existing.expires_at:%d %B %Y}.",
+                field="domain",
+            )
+        raise DomainTaken(TAKEN, field="domain")
+    if existing is not None:
+        # Past its lifetime but not yet swept by `domains expire`: end it now, so the domain is free.
+        _end(existing, RegistrationStatus.EXPIRED, "Lifetime ended")
+    now = clock.now()
+    registration = DomainRegistration(
+        partner_id=partner.id,
+        domain=domain,
+        registered_at=now,
+        expires_at=now + lifetime(),
+        registered_by_id=by and by.id,
+    )
+    db.session.add(registration)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # Another partner's request won the race for the partial unique index.
+        db.session.rollback()
+        raise DomainTaken(TAKEN, field="domain") from None
+    record("domain.registered", actor=by, target=registration, details={"domain": domain, "partner": partner.id})
+    db.session.commit()
+    return registration
+
+
+def _end(registration: DomainRegistration, status: RegistrationStatus, reason: str) -> None:
+    registration.status = status.value
+    registration.ended_at = clock.now()
+    registration.end_reason = reason
+    db.session.flush()
+
+
+def renew(registration: DomainRegistration, *, by: User | None) -> None:
+    if not is_live(registration):
+        raise ReferralError("This registration has ended; register the domain again instead.")
+    registration.expires_at = clock.now() + lifetime()
+    registration.renewed_at = clock.now()
+    record("domain.renewed", actor=by, target=registration, details={"domain": registration.domain})
+    db.session.commit()
+
+
+def release(registration: DomainRegistration, *, by: User | None, reason: str = "Released by the partner") -> None:
+    if not registration.is_active:
+        raise ReferralError("This registration has already ended.")
+    _end(registration, RegistrationStatus.RELEASED, reason)
+    record("domain.released", actor=by, target=registration, details={"domain": registration.domain, "reason": reason})
+    db.session.commit()
+
+
+def reassign(registration: DomainRegistration, to: Partner, *, reason: str, by: User) -> DomainRegistration:
+    """Staff move a domain to another partner: the old claim (and its codes) ends, a new one starts."""
+    reason = reason.strip()
+    if not reason:
+        raise ReferralError("Give the reason for moving the domain; it is kept in the audit log.", field="reason")
+    if not registration.is_active:
+        raise ReferralError("Only an active registration can be moved.")
+    if to.id == registration.partner_id:
+        raise ReferralError("The domain already belongs to that partner.", field="partner")
+    old_partner = registration.partner_id
+    _end(registration, RegistrationStatus.REASSIGNED, reason)
+    now = clock.now()
+    moved = DomainRegistration(
+        partner_id=to.id,
+        domain=registration.domain,
+        registered_at=now,
+        expires_at=max(registration.expires_at, now + timedelta(days=1)),
+        converted_at=registration.converted_at,
+        registered_by_id=by.id,
+    )
+    db.session.add(moved)
+    db.session.flush()
+    record(
+        "domain.reassigned",
+        actor=by,
+        target=moved,
+        details={"domain": registration.domain, "from_partner": old_partner, "to_partner": to.id, "reason": reason},
+    )
+    db.session.commit()
+    return moved
+
+
+def issue_code(registration: DomainRegistration, *, by: User | None) -> ReferralCode:
+    if not is_live(registration):
+        raise ReferralError("This registration has ended; register the domain again to make a code.")
+    for _ in range(CODE_ATTEMPTS):
+        code = ReferralCode(
+            code=generate_code(),
+            partner_id=registration.partner_id,
+            registration_id=registration.id,
+            created_by_id=by and by.id,
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(code)
+        except IntegrityError:
+            continue
+        record("code.issued", actor=by, target=code, details={"code": code.code, "domain": registration.domain})
+        db.session.commit()
+        return code
+    raise ReferralError("Could not make a unique code just now; try again.")
+
+
+def revoke_code(code: ReferralCode, *, by: User | None) -> None:
+    if code.revoked_at is not None:
+        raise ReferralError("This code is already revoked.")
+    code.revoked_at = clock.now()
+    code.revoked_by_id = by and by.id
+    record("code.revoked", actor=by, target=code, details={"code": code.code})
+    db.session.commit()
+
+
+@dataclass(frozen=True)
+class ExpiryReport:
+    registrations: int
+    codes: int
+
+
+def expire_registrations(as_of: datetime) -> ExpiryReport:
+    """End every registration past its lifetime at ``as_of`` (converted ones stay), and count the codes ending."""
+    due = and_(
+        DomainRegistration.status == RegistrationStatus.ACTIVE.value,
+        DomainRegistration.converted_at.is_(None),
+        DomainRegistration.expires_at <= as_of,
+    )
+    codes = db.session.scalar(
+        select(func.count(ReferralCode.id)).join(DomainRegistration).where(due, ReferralCode.revoked_at.is_(None))
+    )
+    ended = db.session.execute(
+        update(DomainRegistration)
+        .where(due)
+        .values(status=RegistrationStatus.EXPIRED.value, ended_at=clock.now(), end_reason="Lifetime ended")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if ended:
+        record("domains.expired", details={"as_of": as_of.isoformat(), "registrations": ended, "codes": codes or 0})
+    db.session.commit()
+    return ExpiryReport(registrations=ended, codes=codes or 0)
+
+
+# --- Checking a code ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """Whether a code holds for a domain; ``reason`` says why not, ``message`` what to do."""
+
+    ok: bool
+    reason: str
+    message: str
+    code: str | None = None
+    domain: str | None = None
+    referral: ReferralCode | None = None
+    partner: Partner | None = None
+    level: str | None = None
+
+
+def check_code(raw_code: str, raw_domain: str, at: datetime | None = None) -> CodeCheck:
+    at = at or clock.now()
+    try:
+        domain = normalise_domain(raw_domain)
+    except DomainError as error:
+        return CodeCheck(False, "invalid_domain", str(error))
+    try:
+        code = parse_code(raw_code)
+    except CodeError as error:
+        return CodeCheck(False, error.reason, str(error), domain=domain)
+    referral = db.session.scalar(select(ReferralCode).where(ReferralCode.code == code))
+    if referral is None:
+        return CodeCheck(
+            False, "unknown", "We do not know this code. Check it with the partner who gave it to you.", code, domain
+        )
+    shown = display_domain(referral.registration.domain)
+    if referral.revoked_at is not None:
+        return CodeCheck(
+            False, "revoked", "This code has been withdrawn by its partner. Ask them for a new one.", code, domain
+        )
+    if referral.registration.domain != domain:
+        return CodeCheck(
+            False,
+            "domain_mismatch",
+            f"This code was issued for another domain, not {display_domain(domain)}. Use the code your partner made "
+            "for your own domain.",
+            code,
+            domain,
+        )
+    if not is_live(referral.registration, at):
+        return CodeCheck(
+            False, "expired", f"This code for {shown} has expired. Ask your partner for a new one.", code, domain
+        )
+    partner = referral.partner
+    if not partner.is_active:
+        return CodeCheck(
+            False, "partner_suspended", "The partner of this code cannot take referrals at the moment.", code, domain
+        )
+    level = level_record_on(partner.id, at.date())
+    return CodeCheck(True, "ok", f"The code holds for {shown}.", code, domain, referral, partner, level and level.level)
+
+
+# --- Lists for the partner's pages -----------------------------------------------------------------
+
+
+def registration_filter(state: str, at: datetime) -> object:
+    live = and_(
+        DomainRegistration.status == RegistrationStatus.ACTIVE.value,
+        or_(DomainRegistration.converted_at.is_not(None), DomainRegistration.expires_at > at),
+    )
+    if state == "active":
+        return live
+    if state == "ended":
+        return ~live
+    return None
