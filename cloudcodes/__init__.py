@@ -101,6 +101,7 @@ def register_template_helpers(app: Flask) -> None:
         return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
     app.jinja_env.globals["current_year"] = lambda: clock.today().year
+    app.jinja_env.globals["now"] = clock.now
     app.jinja_env.globals["program_terms"] = program_terms
 
 
@@ -108,7 +109,9 @@ def register_commands(app: Flask) -> None:
     from cloudcodes.auth.cli import users_cli
     from cloudcodes.demo import demo_cli
     from cloudcodes.mail.cli import outbox_cli
+    from cloudcodes.referrals.cli import domains_cli
 
     app.cli.add_command(demo_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(domains_cli)

@@ -16,6 +16,7 @@ from cloudcodes.extensions import db
 from cloudcodes.partners.demo import seed_partners
 from cloudcodes.program.services import program_terms
 from cloudcodes.program.terms import format_percent
+from cloudcodes.referrals.demo import seed_referrals
 
 DemoLogin = tuple[str, str, str]  # (role, e-mail, password)
 DemoStep = Callable[[], list[DemoLogin]]
@@ -30,7 +31,7 @@ def seed_program() -> list[DemoLogin]:
 
 
 def demo_steps() -> list[DemoStep]:
-    return [seed_program, seed_users, seed_partners, seed_applications]
+    return [seed_program, seed_users, seed_partners, seed_referrals, seed_applications]
 
 
 demo_cli = AppGroup("demo", help="Demo data.")

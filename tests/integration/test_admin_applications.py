@@ -3,9 +3,7 @@
 import re
 import threading
 from datetime import timedelta
-from types import SimpleNamespace
 
-import pyotp
 import pytest
 import time_machine
 from sqlalchemy import func, select
@@ -23,7 +21,7 @@ from cloudcodes.money import Money
 from cloudcodes.partners.models import Partner, PartnerLevel, PartnerMembership, PartnerRequirement
 from tests.conftest import make_test_app
 from tests.factories import StaffFactory, UserFactory
-from tests.support.web import login, submit
+from tests.support.web import login, make_staff, staff_client, submit
 
 # --- Helpers ----------------------------------------------------------------------------------
 
@@ -116,18 +114,8 @@ def flashed(client, response, category):
     return match.group(1)
 
 
-def staff(app, role="manager", **fields):
-    secret = pyotp.random_base32()
-    with app.app_context():
-        user = StaffFactory(role=role, totp_secret=secret, totp_enabled_at=clock.now(), **fields)
-        return SimpleNamespace(id=user.id, email=user.email, name=user.full_name, secret=secret)
-
-
-def logged_in(app, person):
-    client = app.test_client()
-    response = login(client, person.email, totp_secret=person.secret)
-    assert response.status_code == 303 and response.headers["Location"] == "/admin/"
-    return client
+staff = make_staff
+logged_in = staff_client
 
 
 # --- Fixtures ---------------------------------------------------------------------------------

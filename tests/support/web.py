@@ -47,3 +47,24 @@ def setup_two_factor(client) -> tuple[str, list[str]]:
     codes = re.findall(r'<li class="col">([0-9a-f]{5}-[0-9a-f]{5})</li>', response.get_data(as_text=True))
     assert len(codes) == 10
     return secret, codes
+
+
+def make_staff(app, role="manager", **fields):
+    """A staff account with two-factor on; returns its id, e-mail, name and TOTP secret."""
+    from types import SimpleNamespace
+
+    from cloudcodes import clock
+    from tests.factories import StaffFactory
+
+    secret = pyotp.random_base32()
+    with app.app_context():
+        user = StaffFactory(role=role, totp_secret=secret, totp_enabled_at=clock.now(), **fields)
+        return SimpleNamespace(id=user.id, email=user.email, name=user.full_name, secret=secret)
+
+
+def staff_client(app, person):
+    """A test client logged in to the console as ``person`` (from make_staff)."""
+    client = app.test_client()
+    response = login(client, person.email, totp_secret=person.secret)
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/"
+    return client

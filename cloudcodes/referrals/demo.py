@@ -1,0 +1,36 @@
+"""Demo registrations and codes for ``demo seed``: Acme Cloud has customers at several stages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from cloudcodes import clock
+from cloudcodes.auth.services import find_user
+from cloudcodes.extensions import db
+from cloudcodes.partners.models import Partner
+from cloudcodes.referrals.models import DomainRegistration
+from cloudcodes.referrals.services import issue_code, register_domain, revoke_code
+
+DEMO_DOMAINS = ["northwind-traders.com", "contoso-schools.org", "fabrikam.co.uk", "bücher-demo.de"]
+
+
+def seed_referrals() -> list[tuple[str, str, str]]:
+    partner = db.session.scalar(select(Partner).where(Partner.name == "Acme Cloud"))
+    owner = find_user("owner@acme-cloud.example")
+    if partner is None or db.session.scalar(
+        select(DomainRegistration.id).where(DomainRegistration.partner_id == partner.id)
+    ):
+        return []
+    for index, domain in enumerate(DEMO_DOMAINS):
+        registration = register_domain(partner, domain, by=owner)
+        code = issue_code(registration, by=owner)
+        if index == 2:
+            revoke_code(code, by=owner)
+            issue_code(registration, by=owner)
+    # One registration close to its end, so the dashboard shows a renewal reminder.
+    ending = db.session.scalar(select(DomainRegistration).where(DomainRegistration.domain == "fabrikam.co.uk"))
+    ending.expires_at = clock.now() + timedelta(days=6)
+    db.session.commit()
+    return []
