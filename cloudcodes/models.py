@@ -3,6 +3,7 @@
 from cloudcodes.applications.models import ApplicationMessage, PartnerApplication
 from cloudcodes.audit.models import AuditEvent
 from cloudcodes.auth.models import PasswordResetToken, RecoveryCode, User
+from cloudcodes.billing.models import LedgerEntry, PayoutStatement, Product, Purchase, Refund
 from cloudcodes.mail.models import OutboxMessage
 from cloudcodes.partners.models import Partner, PartnerLevel, PartnerMembership, PartnerRequirement
 from cloudcodes.program.models import ProgramSettings, VolumeDiscountTier
@@ -14,6 +15,7 @@ __all__ = [
     "AuditEvent",
     "DomainRegistration",
     "FaqEntry",
+    "LedgerEntry",
     "OutboxMessage",
     "Partner",
     "PartnerApplication",
@@ -21,9 +23,13 @@ __all__ = [
     "PartnerMembership",
     "PartnerRequirement",
     "PasswordResetToken",
+    "PayoutStatement",
+    "Product",
     "ProgramSettings",
+    "Purchase",
     "RecoveryCode",
     "ReferralCode",
+    "Refund",
     "User",
     "VolumeDiscountTier",
 ]

@@ -1,0 +1,156 @@
+"""Products, purchases and refunds, the append-only commission ledger, and payout statements."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cloudcodes import clock
+from cloudcodes.db import money_column
+from cloudcodes.extensions import db
+from cloudcodes.money import Money
+from cloudcodes.partners.models import Partner
+
+PERCENT = Numeric(5, 2)
+
+
+class Product(db.Model):
+    __tablename__ = "products"
+    __table_args__ = (CheckConstraint("price_per_seat_minor > 0", name="price_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Per user (seat) per year.
+    price_per_seat: Mapped[Money] = money_column("price_per_seat")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class Purchase(db.Model):
+    """A purchase as reported (or made on the checkout page); always recorded, attributed or not."""
+
+    __tablename__ = "purchases"
+    __table_args__ = (
+        CheckConstraint("seats > 0", name="seats_positive"),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("channel IN ('direct', 'reseller')", name="known_channel"),
+        CheckConstraint("source IN ('api', 'checkout')", name="known_source"),
+        CheckConstraint("attribution IN ('code', 'registration', 'renewal', 'none')", name="known_attribution"),
+        CheckConstraint("(partner_id IS NULL) = (attribution = 'none')", name="partner_iff_attributed"),
+        CheckConstraint("commission_minor IS NULL OR commission_minor >= 0", name="commission_not_negative"),
+        Index("ix_purchases_domain_purchased_at", "customer_domain", "purchased_at"),
+        Index("ix_purchases_partner_purchased_at", "partner_id", "purchased_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(100), unique=True)
+    source: Mapped[str] = mapped_column(String(10))
+    # SHA-256 of the request as received: the same order_id with another body is a conflict.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    customer_domain: Mapped[str] = mapped_column(String(253))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    seats: Mapped[int]
+    amount: Mapped[Money] = money_column("amount")
+    channel: Mapped[str] = mapped_column(String(10))
+    purchased_at: Mapped[datetime]
+    recorded_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    referral_code_text: Mapped[str | None] = mapped_column(String(60))
+    referral_code_id: Mapped[int | None] = mapped_column(ForeignKey("referral_codes.id"))
+    # "ok", or why the code given did not hold (typo, unknown, revoked, expired, domain_mismatch, ...).
+    code_check: Mapped[str | None] = mapped_column(String(30))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    registration_id: Mapped[int | None] = mapped_column(ForeignKey("domain_registrations.id"))
+    attribution: Mapped[str] = mapped_column(String(20))
+    attribution_note: Mapped[str] = mapped_column(String(300), default="")
+    # Fixed when recorded: later changes of level or settings never touch them.
+    level: Mapped[str | None] = mapped_column(String(20))
+    margin_pct: Mapped[Decimal | None] = mapped_column(PERCENT)
+    volume_points: Mapped[Decimal | None] = mapped_column(PERCENT)
+    commission: Mapped[Money | None] = money_column("commission", nullable=True)
+
+    product: Mapped[Product] = relationship()
+    partner: Mapped[Partner | None] = relationship()
+    refunds: Mapped[list[Refund]] = relationship(back_populates="purchase", order_by="Refund.id")
+
+
+class Refund(db.Model):
+    __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refund_id: Mapped[str] = mapped_column(String(100), unique=True)
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"), index=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[Money] = money_column("amount")
+    refunded_at: Mapped[datetime]
+    recorded_at: Mapped[datetime] = mapped_column(default=clock.now)
+    commission_reversal: Mapped[Money | None] = money_column("commission_reversal", nullable=True)
+
+    purchase: Mapped[Purchase] = relationship(back_populates="refunds")
+
+
+class PayoutStatement(db.Model):
+    """What one partner is paid for one month: the payable entries of the month and what was carried over."""
+
+    __tablename__ = "payout_statements"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "period_start", name="uq_payout_statements_partner_period"),
+        CheckConstraint("total_minor > 0", name="total_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    period_start: Mapped[date]  # the first day of the month closed
+    total: Mapped[Money] = money_column("total")
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    paid_at: Mapped[datetime | None]
+    paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    payment_reference: Mapped[str | None] = mapped_column(String(120))
+
+    partner: Mapped[Partner] = relationship()
+    entries: Mapped[list[LedgerEntry]] = relationship(
+        back_populates="statement", order_by="LedgerEntry.id", foreign_keys="LedgerEntry.statement_id"
+    )
+
+
+class LedgerEntry(db.Model):
+    """One line of a partner's commission ledger. Append-only: a correction is a new entry.
+
+    ``payable`` entries are money CloudCodes owes (commissions on direct purchases, their
+    reversals, and payouts); the others record the discount a partner already took on a purchase
+    made through it, so its earnings are complete without being paid twice.
+    """
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint("kind IN ('accrual', 'reversal', 'payout')", name="known_kind"),
+        CheckConstraint(
+            "(kind = 'accrual' AND amount_minor >= 0) OR (kind IN ('reversal', 'payout') AND amount_minor <= 0)",
+            name="sign_matches_kind",
+        ),
+        Index("ix_ledger_entries_partner_payable", "partner_id", "payable", "payable_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    payable: Mapped[bool]
+    amount: Mapped[Money] = money_column("amount")
+    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"), index=True)
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"))
+    statement_id: Mapped[int | None] = mapped_column(ForeignKey("payout_statements.id"), index=True)
+    # The day the entry counts for (purchase, refund or payment date) and the day it becomes payable.
+    effective_on: Mapped[date]
+    payable_on: Mapped[date]
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    statement: Mapped[PayoutStatement | None] = relationship(back_populates="entries", foreign_keys=[statement_id])
+    purchase: Mapped[Purchase | None] = relationship()

@@ -1,0 +1,345 @@
+"""Recording purchases and refunds: attribution, the commission, and the ledger entries, exactly once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from cloudcodes import clock
+from cloudcodes.billing.commission import RefundTooLarge, commission_for, reversal_for
+from cloudcodes.billing.models import LedgerEntry, Product, Purchase, Refund
+from cloudcodes.extensions import db
+from cloudcodes.money import Money
+from cloudcodes.partners.models import Partner, PartnerStatus
+from cloudcodes.partners.services import level_record_on
+from cloudcodes.program.services import program_terms
+from cloudcodes.referrals.domains import DomainError, display_domain, normalise_domain
+from cloudcodes.referrals.models import DomainRegistration, ReferralCode
+from cloudcodes.referrals.services import active_registration, check_code, is_live
+
+CHANNELS = ("direct", "reseller")
+
+
+class BillingError(ValueError):
+    """A request that cannot be recorded; ``status`` is the HTTP answer, ``field`` the field at fault."""
+
+    status = 400
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+
+
+class Conflict(BillingError):
+    status = 409
+
+
+class NotFound(BillingError):
+    status = 404
+
+
+class Unprocessable(BillingError):
+    status = 422
+
+
+def fingerprint(payload: Any) -> str:
+    """The same request, whatever the key order or spacing, has the same fingerprint."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PurchaseInput:
+    order_id: str
+    customer_domain: str
+    product_sku: str
+    seats: int
+    amount: Money
+    channel: str
+    purchased_at: datetime
+    referral_code: str | None = None
+    source: str = "api"
+
+
+@dataclass(frozen=True)
+class Attribution:
+    rule: str  # code, registration, renewal or none
+    note: str
+    partner: Partner | None = None
+    code_check: str | None = None
+    referral: ReferralCode | None = None
+    registration: DomainRegistration | None = None
+
+
+def attribute(domain: str, raw_code: str | None, at: datetime) -> Attribution:
+    """SPEC's rules, first match wins: a valid code for the domain, its registration, an earlier purchase."""
+    code_check = None
+    code_note = ""
+    if raw_code and raw_code.strip():
+        check = check_code(raw_code, domain, at)
+        code_check = check.reason
+        if check.ok and check.referral is not None:
+            return Attribution(
+                "code",
+                f"Referral code {check.code}",
+                check.partner,
+                code_check,
+                check.referral,
+                check.referral.registration,
+            )
+        code_note = f"Code not used ({check.reason}). "
+    registration = active_registration(domain)
+    if registration is not None and is_live(registration, at) and registration.partner.is_active:
+        return Attribution(
+            "registration",
+            code_note + "Domain registered by the partner",
+            registration.partner,
+            code_check,
+            None,
+            registration,
+        )
+    earlier = db.session.scalar(
+        select(Purchase)
+        .join(Partner, Purchase.partner_id == Partner.id)
+        .where(
+            Purchase.customer_domain == domain,
+            Purchase.purchased_at < at,
+            Partner.status == PartnerStatus.ACTIVE.value,
+        )
+        .order_by(Purchase.purchased_at.desc(), Purchase.id.desc())
+        .limit(1)
+    )
+    if earlier is not None:
+        return Attribution("renewal", code_note + f"Renewal of order {earlier.order_id}", earlier.partner, code_check)
+    return Attribution(
+        "none", code_note + "No referral code, registration or earlier purchase for this domain", None, code_check
+    )
+
+
+@dataclass(frozen=True)
+class Recorded:
+    purchase: Purchase
+    created: bool  # False when the same request had already been recorded
+
+
+def _product(sku: str) -> Product:
+    product = db.session.scalar(select(Product).where(Product.sku == sku))
+    if product is None:
+        raise BillingError("unknown_product", f"There is no product {sku!r}.", "product")
+    return product
+
+
+def _existing_purchase(order_id: str, request_hash: str) -> Purchase | None:
+    existing = db.session.scalar(select(Purchase).where(Purchase.order_id == order_id))
+    if existing is not None and existing.request_hash != request_hash:
+        raise Conflict(
+            "order_id_conflict", f"Order {order_id} was already recorded with different details.", "order_id"
+        )
+    return existing
+
+
+def record_purchase(data: PurchaseInput, request_hash: str) -> Recorded:
+    existing = _existing_purchase(data.order_id, request_hash)
+    if existing is not None:
+        return Recorded(existing, created=False)
+    try:
+        domain = normalise_domain(data.customer_domain)
+    except DomainError as error:
+        raise BillingError("invalid_domain", str(error), "customer_domain") from None
+    if data.channel not in CHANNELS:
+        raise BillingError("invalid_channel", "channel is 'direct' or 'reseller'.", "channel")
+    if data.seats < 1:
+        raise BillingError("invalid_seats", "seats is a whole number of at least 1.", "seats")
+    if data.amount.minor <= 0:
+        raise BillingError("invalid_amount", 'amount is a positive decimal such as "1234.50".', "amount")
+    product = _product(data.product_sku)
+    if data.amount.currency != product.price_per_seat.currency:
+        raise BillingError(
+            "currency_mismatch", f"{product.sku} is sold in {product.price_per_seat.currency}.", "currency"
+        )
+
+    found = attribute(domain, data.referral_code, data.purchased_at)
+    purchase = Purchase(
+        order_id=data.order_id,
+        source=data.source,
+        request_hash=request_hash,
+        customer_domain=domain,
+        product_id=product.id,
+        seats=data.seats,
+        amount=data.amount,
+        channel=data.channel,
+        purchased_at=data.purchased_at,
+        referral_code_text=(data.referral_code or None) and data.referral_code[:60],
+        referral_code_id=found.referral.id if found.referral else None,
+        code_check=found.code_check,
+        attribution=found.rule,
+        attribution_note=found.note[:300],
+    )
+    level = level_record_on(found.partner.id, data.purchased_at.date()) if found.partner else None
+    if found.partner is not None and level is None:
+        purchase.attribution = "none"
+        purchase.attribution_note = f"{found.partner.name} was not yet a partner on the purchase date"[:300]
+    elif found.partner is not None and level is not None:
+        terms = program_terms()
+        margin = terms.margin_pct(level.level)
+        points = terms.volume_points(level.level, data.seats)
+        purchase.partner_id = found.partner.id
+        purchase.registration_id = found.registration.id if found.registration else None
+        purchase.level = level.level
+        purchase.margin_pct = margin
+        purchase.volume_points = points
+        purchase.commission = commission_for(data.amount, margin, points)
+    db.session.add(purchase)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # The same order_id arrived at the same moment and was recorded first: answer as a replay.
+        db.session.rollback()
+        existing = _existing_purchase(data.order_id, request_hash)
+        if existing is None:
+            raise
+        return Recorded(existing, created=False)
+    if purchase.commission is not None:
+        _accrue(purchase)
+        if found.registration is not None and found.registration.converted_at is None:
+            found.registration.converted_at = clock.now()
+    db.session.commit()
+    return Recorded(purchase, created=True)
+
+
+def _accrue(purchase: Purchase) -> None:
+    direct = purchase.channel == "direct"
+    day = purchase.purchased_at.date()
+    hold = timedelta(days=program_terms().commission_hold_days)
+    db.session.add(
+        LedgerEntry(
+            partner_id=purchase.partner_id,
+            kind="accrual",
+            payable=direct,
+            amount=purchase.commission,
+            purchase_id=purchase.id,
+            effective_on=day,
+            payable_on=day + hold if direct else day,
+            description=(
+                f"Commission on order {purchase.order_id}"
+                if direct
+                else f"Discount taken on order {purchase.order_id}, bought through you"
+            )
+            + f" ({display_domain(purchase.customer_domain)})",
+        )
+    )
+
+
+@dataclass(frozen=True)
+class RecordedRefund:
+    refund: Refund
+    created: bool
+
+
+def record_refund(
+    order_id: str, refund_id: str, amount: Money, refunded_at: datetime, request_hash: str
+) -> RecordedRefund:
+    existing = db.session.scalar(select(Refund).where(Refund.refund_id == refund_id))
+    if existing is not None:
+        if existing.request_hash != request_hash or existing.purchase.order_id != order_id:
+            raise Conflict(
+                "refund_id_conflict", f"Refund {refund_id} was already recorded with different details.", "refund_id"
+            )
+        return RecordedRefund(existing, created=False)
+    # Lock the purchase: concurrent refunds of one purchase are taken one at a time (SQLite's
+    # write transactions already are), so together they can never exceed it.
+    purchase = db.session.scalar(select(Purchase).where(Purchase.order_id == order_id).with_for_update())
+    if purchase is None:
+        raise NotFound("unknown_order", f"There is no purchase with order_id {order_id}.", "order_id")
+    if amount.currency != purchase.amount.currency:
+        raise BillingError("currency_mismatch", f"The purchase was in {purchase.amount.currency}.", "currency")
+    if amount.minor <= 0:
+        raise BillingError("invalid_amount", 'amount is a positive decimal such as "10.00".', "amount")
+    if refunded_at < purchase.purchased_at:
+        raise BillingError("invalid_refunded_at", "A refund cannot be dated before its purchase.", "refunded_at")
+    currency = purchase.amount.currency
+    refunded_before, reversed_before = db.session.execute(
+        select(
+            func.coalesce(func.sum(Refund.amount_minor), 0),
+            func.coalesce(func.sum(Refund.commission_reversal_minor), 0),
+        ).where(Refund.purchase_id == purchase.id)
+    ).one()
+    commission = purchase.commission or Money(0, currency)
+    try:
+        reversal = reversal_for(
+            amount=purchase.amount,
+            commission=commission,
+            refunded_before=Money(int(refunded_before), currency),
+            reversed_before=Money(int(reversed_before), currency),
+            refund=amount,
+        )
+    except RefundTooLarge as error:
+        raise Unprocessable("refund_exceeds_purchase", str(error), "amount") from None
+    refund = Refund(
+        refund_id=refund_id,
+        purchase_id=purchase.id,
+        request_hash=request_hash,
+        amount=amount,
+        refunded_at=refunded_at,
+        commission_reversal=reversal if purchase.commission is not None else None,
+    )
+    db.session.add(refund)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        existing = db.session.scalar(select(Refund).where(Refund.refund_id == refund_id))
+        if existing is None or existing.request_hash != request_hash:
+            raise Conflict(
+                "refund_id_conflict", f"Refund {refund_id} was already recorded with different details.", "refund_id"
+            ) from None
+        return RecordedRefund(existing, created=False)
+    if purchase.commission is not None and reversal.minor:
+        accrual = db.session.scalar(
+            select(LedgerEntry).where(LedgerEntry.purchase_id == purchase.id, LedgerEntry.kind == "accrual")
+        )
+        db.session.add(
+            LedgerEntry(
+                partner_id=purchase.partner_id,
+                kind="reversal",
+                payable=accrual.payable if accrual else purchase.channel == "direct",
+                amount=-reversal,
+                purchase_id=purchase.id,
+                refund_id=refund.id,
+                effective_on=refunded_at.date(),
+                payable_on=refunded_at.date(),
+                description=f"Refund {refund_id} of order {purchase.order_id}",
+            )
+        )
+    db.session.commit()
+    return RecordedRefund(refund, created=True)
+
+
+def refund_totals(purchase: Purchase) -> tuple[Money, Money]:
+    """What has been refunded of a purchase, and how much commission was reversed."""
+    currency = purchase.amount.currency
+    refunded = sum((r.amount.minor for r in purchase.refunds), 0)
+    reversed_ = sum((r.commission_reversal.minor for r in purchase.refunds if r.commission_reversal), 0)
+    return Money(refunded, currency), Money(reversed_, currency)
+
+
+def balance(partner_id: int) -> Money:
+    """What CloudCodes owes the partner now: the sum of its payable entries (payouts included)."""
+    total = db.session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
+            LedgerEntry.partner_id == partner_id, LedgerEntry.payable.is_(True)
+        )
+    )
+    return Money(int(total or 0), program_terms().currency)
+
+
+def percent_text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value.normalize(), "f")

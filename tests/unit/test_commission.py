@@ -1,0 +1,84 @@
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cloudcodes.billing.commission import RefundTooLarge, commission_for, reversal_for
+from cloudcodes.money import Money
+
+
+def usd(minor):
+    return Money(minor, "USD")
+
+
+@pytest.mark.parametrize(
+    ("amount", "margin", "points", "expected"),
+    [
+        (123450, "15", "0", 18518),  # 185.175 rounds half up to 185.18
+        (123450, "30", "0", 37035),
+        (100000, "30", "2", 32000),  # 100+ seats
+        (100000, "30", "5", 35000),  # 500+ seats
+        (1, "15", "0", 0),
+        (3, "50", "0", 2),  # 1.5 cents -> 2
+    ],
+)
+def test_commission_is_amount_times_rate_rounded_half_up(amount, margin, points, expected):
+    assert commission_for(usd(amount), Decimal(margin), Decimal(points)) == usd(expected)
+
+
+def test_a_partial_refund_reverses_in_proportion():
+    reversal = reversal_for(
+        amount=usd(100000), commission=usd(15000), refunded_before=usd(0), reversed_before=usd(0), refund=usd(25000)
+    )
+    assert reversal == usd(3750)
+
+
+def test_the_last_refund_takes_exactly_what_remains():
+    reversal = reversal_for(
+        amount=usd(1000), commission=usd(150), refunded_before=usd(333), reversed_before=usd(50), refund=usd(667)
+    )
+    assert reversal == usd(100)
+
+
+def test_a_refund_beyond_what_is_left_is_refused():
+    with pytest.raises(RefundTooLarge) as refused:
+        reversal_for(
+            amount=usd(1000), commission=usd(150), refunded_before=usd(900), reversed_before=usd(135), refund=usd(101)
+        )
+    assert refused.value.remaining == usd(100)
+    assert "$1.00" in str(refused.value)
+
+
+@given(
+    amount=st.integers(min_value=1, max_value=10**9),
+    rate=st.decimals(min_value=0, max_value=40, places=2),
+    cuts=st.lists(st.integers(min_value=1, max_value=10**6), min_size=1, max_size=8),
+)
+def test_reversals_never_exceed_and_finally_equal_the_commission(amount, rate, cuts):
+    commission = commission_for(usd(amount), rate, Decimal(0))
+    refunded, reversed_ = 0, 0
+    for cut in cuts:
+        refund = min(cut, amount - refunded)
+        if refund <= 0:
+            break
+        step = reversal_for(
+            amount=usd(amount),
+            commission=commission,
+            refunded_before=usd(refunded),
+            reversed_before=usd(reversed_),
+            refund=usd(refund),
+        )
+        refunded += refund
+        reversed_ += step.minor
+        assert 0 <= reversed_ <= commission.minor
+    if refunded < amount:
+        last = reversal_for(
+            amount=usd(amount),
+            commission=commission,
+            refunded_before=usd(refunded),
+            reversed_before=usd(reversed_),
+            refund=usd(amount - refunded),
+        )
+        reversed_ += last.minor
+    assert reversed_ == commission.minor
