@@ -51,6 +51,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from cloudcodes.admin import blueprint as admin
+    from cloudcodes.api import blueprint as api
     from cloudcodes.applications.views import blueprint as applications
     from cloudcodes.auth.views import blueprint as auth
     from cloudcodes.dashboard.views import blueprint as dashboard
@@ -61,6 +62,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(applications)
     app.register_blueprint(dashboard)
     app.register_blueprint(admin)
+    app.register_blueprint(api)
 
 
 def register_errorhandlers(app: Flask) -> None:

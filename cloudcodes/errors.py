@@ -31,6 +31,8 @@ def wants_json() -> bool:
 def error_response(code: int, title: str, message: str) -> ResponseReturnValue:
     if wants_json():
         slug = title.lower().replace(" ", "_")
+        if code == 404:
+            message = "There is nothing at this address. Check the path against /api/v1/openapi.json."
         return jsonify(error={"code": slug, "message": message}), code
     return render_template("errors/error.html", code=code, title=title, message=message), code
 

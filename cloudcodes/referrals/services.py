@@ -240,10 +240,7 @@ def check_code(raw_code: str, raw_domain: str, at: datetime | None = None) -> Co
             False, "unknown", "We do not know this code. Check it with the partner who gave it to you.", code, domain
         )
     shown = display_domain(referral.registration.domain)
-    if referral.revoked_at is not None:
-        return CodeCheck(
-            False, "revoked", "This code has been withdrawn by its partner. Ask them for a new one.", code, domain
-        )
+    # The domain first: a code of another domain says nothing more about itself (revoked or not).
     if referral.registration.domain != domain:
         return CodeCheck(
             False,
@@ -253,17 +250,28 @@ def check_code(raw_code: str, raw_domain: str, at: datetime | None = None) -> Co
             code,
             domain,
         )
-    if not is_live(referral.registration, at):
+    if referral.revoked_at is not None:
         return CodeCheck(
-            False, "expired", f"This code for {shown} has expired. Ask your partner for a new one.", code, domain
+            False, "revoked", "This code has been withdrawn. Ask your partner for a new one.", code, domain
         )
+    if not is_live(referral.registration, at):
+        message = (
+            f"This code for {shown} has expired. Ask your partner for a new one."
+            if referral.registration.status in (RegistrationStatus.ACTIVE, RegistrationStatus.EXPIRED)
+            else f"This code is no longer valid: the registration of {shown} it belonged to has ended."
+        )
+        return CodeCheck(False, "expired", message, code, domain)
     partner = referral.partner
     if not partner.is_active:
         return CodeCheck(
             False, "partner_suspended", "The partner of this code cannot take referrals at the moment.", code, domain
         )
     level = level_record_on(partner.id, at.date())
-    return CodeCheck(True, "ok", f"The code holds for {shown}.", code, domain, referral, partner, level and level.level)
+    if level is None:
+        return CodeCheck(
+            False, "partner_suspended", "The partner of this code cannot take referrals at the moment.", code, domain
+        )
+    return CodeCheck(True, "ok", f"The code holds for {shown}.", code, domain, referral, partner, level.level)
 
 
 # --- Lists for the partner's pages -----------------------------------------------------------------

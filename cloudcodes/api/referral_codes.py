@@ -1,0 +1,44 @@
+"""``GET /api/v1/referral-codes/{code}?domain=...``: whether a code holds for a domain, for the checkout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, request
+from flask.typing import ResponseReturnValue
+
+from cloudcodes.api import blueprint
+from cloudcodes.api.errors import ApiError
+from cloudcodes.extensions import limiter
+from cloudcodes.referrals.services import CodeCheck, check_code
+
+REFERRAL_CODE_LIMIT = "60/minute"  # per client address; a checkout asks once per customer, not in bulk
+
+
+def code_check_body(check: CodeCheck) -> dict[str, Any]:
+    partner = None
+    if check.ok and check.partner is not None:
+        partner = {"name": check.partner.name, "level": check.level}
+    return {
+        "code": check.code,
+        "domain": check.domain,
+        "valid": check.ok,
+        "reason": check.reason,
+        "message": check.message,
+        "partner": partner,
+    }
+
+
+@blueprint.get("/referral-codes/<code>")
+@limiter.limit(REFERRAL_CODE_LIMIT)
+def referral_code(code: str) -> ResponseReturnValue:
+    domain = request.args.get("domain", "")
+    if not domain.strip():
+        raise ApiError(
+            400,
+            "missing_parameter",
+            "Give the customer's domain as the domain query parameter, e.g. ?domain=acme.com: a code holds "
+            "for one domain only.",
+            field="domain",
+        )
+    return jsonify(code_check_body(check_code(code, domain)))
