@@ -19,3 +19,6 @@ def index() -> ResponseReturnValue:
     membership = membership_of(current_user)
     level = level_record_on(membership.partner_id, clock.today()) if membership else None
     return render_template("dashboard/index.html", terms=program_terms(), membership=membership, level=level)
+
+
+from cloudcodes.dashboard import referrals  # noqa: E402, F401 - the partner's domains and codes register on the blueprint

@@ -70,6 +70,11 @@ class DomainRegistration(db.Model):
     def is_active(self) -> bool:
         return self.status == RegistrationStatus.ACTIVE
 
+    def is_live(self, at: datetime | None = None) -> bool:
+        """Active and within its lifetime (a converted registration no longer runs out), even before the sweep."""
+        at = at or clock.now()
+        return self.is_active and (self.converted_at is not None or self.expires_at > at)
+
 
 class ReferralCode(db.Model):
     """A code bound to one partner and one registered domain. Never deleted, never reissued."""
@@ -93,6 +98,6 @@ class ReferralCode(db.Model):
         """``active``, ``revoked`` or ``expired`` (its registration has ended)."""
         if self.revoked_at is not None:
             return "revoked"
-        if not self.registration.is_active:
+        if not self.registration.is_live():
             return "expired"
         return "active"

@@ -38,9 +38,12 @@ def lifetime() -> timedelta:
 
 
 def is_live(registration: DomainRegistration, at: datetime | None = None) -> bool:
-    """Active and within its lifetime (a converted registration no longer runs out)."""
-    at = at or clock.now()
-    return registration.is_active and (registration.converted_at is not None or registration.expires_at > at)
+    return registration.is_live(at)
+
+
+def _require_active_partner(partner: Partner) -> None:
+    if not partner.is_active:
+        raise ReferralError("Your partner account is suspended, so it cannot do this now. Ask your channel manager.")
 
 
 def _normalised(raw_domain: str) -> str:
@@ -60,15 +63,12 @@ def active_registration(domain: str) -> DomainRegistration | None:
 
 def register_domain(partner: Partner, raw_domain: str, *, by: User | None) -> DomainRegistration:
     domain = _normalised(raw_domain)
-    if not partner.is_active:
-        raise ReferralError("Your partner account is suspended, so it cannot register domains. Ask your manager.")
+    _require_active_partner(partner)
     existing = active_registration(domain)
     if existing is not None and is_live(existing):
         if existing.partner_id == partner.id:
-            raise ReferralError(
-                f"You registered {display_domain(domain)} already; it runs until {existing.expires_at:%d %B %Y}.",
-                field="domain",
-            )
+            until = "it stays yours" if existing.converted_at else f"it runs until {existing.expires_at:%d %B %Y}"
+            raise ReferralError(f"You registered {display_domain(domain)} already; {until}.", field="domain")
         raise DomainTaken(TAKEN, field="domain")
     if existing is not None:
         # Past its lifetime but not yet swept by `domains expire`: end it now, so the domain is free.
@@ -103,8 +103,10 @@ def _end(registration: DomainRegistration, status: RegistrationStatus, reason: s
 def renew(registration: DomainRegistration, *, by: User | None) -> None:
     if not is_live(registration):
         raise ReferralError("This registration has ended; register the domain again instead.")
-    registration.expires_at = clock.now() + lifetime()
-    registration.renewed_at = clock.now()
+    _require_active_partner(registration.partner)
+    now = clock.now()
+    registration.expires_at = now + lifetime()
+    registration.renewed_at = now
     record("domain.renewed", actor=by, target=registration, details={"domain": registration.domain})
     db.session.commit()
 
@@ -152,6 +154,7 @@ def reassign(registration: DomainRegistration, to: Partner, *, reason: str, by: 
 def issue_code(registration: DomainRegistration, *, by: User | None) -> ReferralCode:
     if not is_live(registration):
         raise ReferralError("This registration has ended; register the domain again to make a code.")
+    _require_active_partner(registration.partner)
     for _ in range(CODE_ATTEMPTS):
         code = ReferralCode(
             code=generate_code(),

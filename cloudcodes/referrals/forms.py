@@ -1,0 +1,76 @@
+"""The partner's forms for customer domains and referral codes (``/dashboard/referrals``).
+
+Whether a domain can be registered, a registration renewed or a code issued is the service's call
+(``ReferralError`` names the field it refuses); the forms only make sure something was typed and
+that a destructive action was confirmed.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SearchField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+ACTIVE = "active"
+ENDED = "ended"
+ALL = "all"
+STATE_FILTERS = (ALL, ACTIVE, ENDED)
+MAX_DOMAIN_INPUT = 2000  # a pasted URL may be long; the service refuses an over-long domain with its reason
+
+
+class RegistrationFilterForm(FlaskForm):
+    """Read from the query string (GET), so no CSRF token: it changes nothing."""
+
+    class Meta:
+        csrf = False
+
+    q = SearchField(
+        "Search",
+        validators=[Optional(), Length(max=200)],
+        description="A domain or a referral code, or part of one.",
+    )
+    state = SelectField(
+        "Show",
+        choices=[
+            SelectChoice(ALL, "All registrations"),
+            SelectChoice(ACTIVE, "Active registrations"),
+            SelectChoice(ENDED, "Ended registrations (released, expired or moved)"),
+        ],
+        default=ALL,
+    )
+
+
+class RegisterDomainForm(FlaskForm):
+    domain = StringField(
+        "Customer domain",
+        validators=[
+            DataRequired("Enter the customer's domain, such as example.com."),
+            Length(
+                max=MAX_DOMAIN_INPUT, message="That is too long for a domain: enter the domain, such as example.com."
+            ),
+        ],
+        description="Your customer's domain, e.g. example.com; a web address or e-mail address works too.",
+    )
+
+
+class RenewRegistrationForm(FlaskForm):
+    """Nothing to fill in: renewing restarts the lifetime and can be done again at any time."""
+
+
+class GenerateCodeForm(FlaskForm):
+    """Nothing to fill in: a new code is bound to the registration in the URL."""
+
+
+class ReleaseRegistrationForm(FlaskForm):
+    confirm = BooleanField(
+        "I understand that the domain and its codes end now",
+        validators=[DataRequired("Tick the box to confirm that you give up this domain and end its codes.")],
+    )
+
+
+class RevokeCodeForm(FlaskForm):
+    confirm = BooleanField(
+        "I understand that the customer can no longer use this code",
+        validators=[DataRequired("Tick the box to confirm that you withdraw this code.")],
+    )
