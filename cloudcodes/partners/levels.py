@@ -1,0 +1,144 @@
+"""The level rules of the program as plain functions over dates and facts. No Flask, no database.
+
+- A partner's level on a date is the level record in force on that date.
+- Mid-year upgrade: a Reseller that meets every Premier requirement on day D is Premier from the
+  first day of the month after D, protected through 31 December of the year after that.
+- Annual qualification for year Y: Premier when a protection still covers Y, or when every
+  Premier requirement was met in Y-1; otherwise Reseller. Records take effect on 1 January Y.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from cloudcodes.money import Money
+from cloudcodes.program.terms import PREMIER, RESELLER, ProgramTerms
+
+
+def upgrade_effective_date(met_on: date) -> date:
+    """The first day of the month after ``met_on``."""
+    if met_on.month == 12:
+        return date(met_on.year + 1, 1, 1)
+    return date(met_on.year, met_on.month + 1, 1)
+
+
+def protected_until(effective: date) -> date:
+    """31 December of the year after the effective date's year."""
+    return date(effective.year + 1, 12, 31)
+
+
+@dataclass(frozen=True, slots=True)
+class LevelRecord:
+    level: str
+    effective_from: date
+    protected_until: date | None = None
+
+
+def level_on(history: Sequence[LevelRecord], day: date) -> LevelRecord | None:
+    """The record in force on ``day``: the latest to take effect on or before it."""
+    in_force = [record for record in history if record.effective_from <= day]
+    return max(in_force, key=lambda record: record.effective_from, default=None)
+
+
+def protection_covering(history: Sequence[LevelRecord], year: int) -> date | None:
+    """The latest Premier protection that still covers (part of) ``year``, if any."""
+    start = date(year, 1, 1)
+    dates = [
+        record.protected_until
+        for record in history
+        if record.level == PREMIER and record.protected_until is not None and record.effective_from <= start
+        and record.protected_until >= start
+    ]  # fmt: skip
+    return max(dates, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class RequirementFacts:
+    """What a partner had shown for a period (a calendar year, or the year to date)."""
+
+    workspace_reseller: bool
+    sales_team: bool
+    technical_team: bool
+    trained_sales_staff: int
+    joint_business_plan: bool
+    website_product_page: bool
+    joint_marketing_campaign: bool
+    revenue: Money
+
+
+def unmet_premier_requirements(facts: RequirementFacts, terms: ProgramTerms) -> list[str]:
+    """The Premier requirements not met, in words; empty when the partner qualifies."""
+    unmet = []
+    if not facts.workspace_reseller:
+        unmet.append("Google Workspace reseller status verified")
+    if not facts.sales_team:
+        unmet.append("a sales team")
+    if not facts.technical_team:
+        unmet.append("a technical team")
+    if facts.revenue.minor < terms.premier_revenue_commitment.minor:
+        short = terms.premier_revenue_commitment - facts.revenue
+        unmet.append(f"{short.format()} more net revenue (of {terms.premier_revenue_commitment.format()})")
+    if facts.trained_sales_staff < terms.premier_trained_sales_staff:
+        unmet.append(f"{terms.premier_trained_sales_staff - facts.trained_sales_staff} more trained sales staff")
+    if not facts.joint_business_plan:
+        unmet.append("an approved joint business plan for the year")
+    if not facts.website_product_page:
+        unmet.append("a verified web-site page with the CloudCodes product")
+    if not facts.joint_marketing_campaign:
+        unmet.append("an approved joint marketing campaign this year")
+    return unmet
+
+
+def meets_premier(facts: RequirementFacts, terms: ProgramTerms) -> bool:
+    return not unmet_premier_requirements(facts, terms)
+
+
+@dataclass(frozen=True, slots=True)
+class LevelChange:
+    """A new level record to write (and announce)."""
+
+    level: str
+    effective_from: date
+    protected_until: date | None
+    reason: str  # "upgrade" or "annual"
+
+
+def mid_year_upgrade(
+    as_of: date, history: Sequence[LevelRecord], facts_year_to_date: RequirementFacts, terms: ProgramTerms
+) -> LevelChange | None:
+    """The upgrade a Reseller earns by meeting every Premier requirement on ``as_of``, if it does."""
+    current = level_on(history, as_of)
+    if current is None or current.level == PREMIER:
+        return None
+    if any(record.effective_from > as_of and record.level == PREMIER for record in history):
+        return None  # already scheduled
+    if not meets_premier(facts_year_to_date, terms):
+        return None
+    effective = upgrade_effective_date(as_of)
+    return LevelChange(PREMIER, effective, protected_until(effective), "upgrade")
+
+
+def annual_level(
+    year: int, history: Sequence[LevelRecord], facts_previous_year: RequirementFacts, terms: ProgramTerms
+) -> LevelChange:
+    """The level for ``year`` by the annual qualification (whether or not it changes anything)."""
+    start = date(year, 1, 1)
+    protection = protection_covering(history, year)
+    if protection is not None:
+        return LevelChange(PREMIER, start, protection, "annual")
+    if meets_premier(facts_previous_year, terms):
+        return LevelChange(PREMIER, start, None, "annual")
+    return LevelChange(RESELLER, start, None, "annual")
+
+
+def annual_change(
+    year: int, history: Sequence[LevelRecord], facts_previous_year: RequirementFacts, terms: ProgramTerms
+) -> LevelChange | None:
+    """The record the annual qualification writes, or None when the level in force on 1 January stays."""
+    decision = annual_level(year, history, facts_previous_year, terms)
+    current = level_on(history, date(year, 1, 1))
+    if current is not None and current.level == decision.level:
+        return None
+    return decision
