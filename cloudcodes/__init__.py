@@ -54,6 +54,7 @@ def register_blueprints(app: Flask) -> None:
     from cloudcodes.api import blueprint as api
     from cloudcodes.applications.views import blueprint as applications
     from cloudcodes.auth.views import blueprint as auth
+    from cloudcodes.billing.checkout_views import blueprint as checkout
     from cloudcodes.dashboard.views import blueprint as dashboard
     from cloudcodes.public.views import blueprint as public
 
@@ -63,6 +64,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(dashboard)
     app.register_blueprint(admin)
     app.register_blueprint(api)
+    app.register_blueprint(checkout)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -111,9 +113,11 @@ def register_commands(app: Flask) -> None:
     from cloudcodes.auth.cli import users_cli
     from cloudcodes.demo import demo_cli
     from cloudcodes.mail.cli import outbox_cli
+    from cloudcodes.partners.cli import program_cli
     from cloudcodes.referrals.cli import domains_cli
 
     app.cli.add_command(demo_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(domains_cli)
+    app.cli.add_command(program_cli)

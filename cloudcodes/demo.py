@@ -12,8 +12,9 @@ from flask.cli import AppGroup
 
 from cloudcodes.applications.demo import seed_applications
 from cloudcodes.auth.demo import demo_code_command, seed_users
+from cloudcodes.billing.demo import seed_purchases
 from cloudcodes.extensions import db
-from cloudcodes.partners.demo import seed_partners
+from cloudcodes.partners.demo import seed_level_stories, seed_partners
 from cloudcodes.program.services import program_terms
 from cloudcodes.program.terms import format_percent
 from cloudcodes.referrals.demo import seed_referrals
@@ -31,7 +32,15 @@ def seed_program() -> list[DemoLogin]:
 
 
 def demo_steps() -> list[DemoStep]:
-    return [seed_program, seed_users, seed_partners, seed_referrals, seed_applications]
+    return [
+        seed_program,
+        seed_users,
+        seed_partners,
+        seed_referrals,
+        seed_purchases,
+        seed_level_stories,
+        seed_applications,
+    ]
 
 
 demo_cli = AppGroup("demo", help="Demo data.")

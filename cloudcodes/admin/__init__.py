@@ -40,4 +40,4 @@ def admin_only(view: Any) -> Any:
     return wrapper
 
 
-from cloudcodes.admin import applications, audit, domains, home  # noqa: E402, F401 - the console's pages register on the blueprint
+from cloudcodes.admin import applications, audit, domains, home, partners, payouts, qualification  # noqa: E402, F401 - the console's pages register on the blueprint

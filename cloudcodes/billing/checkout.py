@@ -61,6 +61,7 @@ class Quote:
             "c": self.code,
             "p": self.product.sku,
             "s": self.seats,
+            "m": self.price.minor,  # the price the customer saw
             "n": nonce or secrets.token_hex(12),
         }
         return _serializer(QUOTE_SALT).dumps(payload)
@@ -105,6 +106,10 @@ def make_quote(raw_domain: str, raw_code: str | None, sku: str, seats: int) -> Q
     )
 
 
+def _order_id(nonce: str) -> str:
+    return f"WEB-{nonce}"
+
+
 def quote_from_token(token: str) -> tuple[Quote, str]:
     """The quote a confirmation token stands for (re-checked now), and its nonce."""
     try:
@@ -115,14 +120,29 @@ def quote_from_token(token: str) -> tuple[Quote, str]:
         ) from None
     except BadSignature:
         raise CheckoutError("This confirmation is not valid. Start again.", "token") from None
-    return make_quote(payload["d"], payload["c"], payload["p"], int(payload["s"])), payload["n"]
+    quote = make_quote(payload["d"], payload["c"], payload["p"], int(payload["s"]))
+    if quote.price.minor != payload.get("m"):
+        raise CheckoutError("The price has changed since you saw it. Check the new price and confirm again.", "token")
+    return quote, payload["n"]
+
+
+def _already_confirmed(token: str) -> Purchase | None:
+    """The purchase a token already made, whatever its age: a resent confirmation finds its receipt."""
+    try:
+        payload = _serializer(QUOTE_SALT).loads(token)
+    except BadSignature:
+        return None
+    return db.session.scalar(select(Purchase).where(Purchase.order_id == _order_id(str(payload.get("n")))))
 
 
 def confirm(token: str) -> Recorded:
     """Record the purchase the token stands for; sending it again answers with the same purchase."""
+    existing = _already_confirmed(token)
+    if existing is not None:
+        return Recorded(existing, created=False)
     quote, nonce = quote_from_token(token)
     data = PurchaseInput(
-        order_id=f"WEB-{nonce}",
+        order_id=_order_id(nonce),
         customer_domain=quote.domain,
         product_sku=quote.product.sku,
         seats=quote.seats,

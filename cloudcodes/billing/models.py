@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudcodes import clock
@@ -136,6 +136,14 @@ class LedgerEntry(db.Model):
             name="sign_matches_kind",
         ),
         Index("ix_ledger_entries_partner_payable", "partner_id", "payable", "payable_on"),
+        # A statement is paid once: at most one payout entry points at it.
+        Index(
+            "uq_ledger_entries_statement_payout",
+            "statement_id",
+            unique=True,
+            sqlite_where=text("kind = 'payout'"),
+            postgresql_where=text("kind = 'payout'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -53,7 +53,8 @@ class Unprocessable(BillingError):
 def fingerprint(payload: Any) -> str:
     """The same request, whatever the key order or spacing, has the same fingerprint."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    # JSON may carry a lone surrogate ("\ud800"), which strict UTF-8 cannot encode: hash it as it came.
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,8 @@ def record_purchase(data: PurchaseInput, request_hash: str) -> Recorded:
             "currency_mismatch", f"{product.sku} is sold in {product.price_per_seat.currency}.", "currency"
         )
 
-    found = attribute(domain, data.referral_code, data.purchased_at)
+    purchased_at = data.purchased_at.astimezone(UTC)  # the program's days are UTC days
+    found = attribute(domain, data.referral_code, purchased_at)
     purchase = Purchase(
         order_id=data.order_id,
         source=data.source,
@@ -176,14 +178,14 @@ def record_purchase(data: PurchaseInput, request_hash: str) -> Recorded:
         seats=data.seats,
         amount=data.amount,
         channel=data.channel,
-        purchased_at=data.purchased_at,
+        purchased_at=purchased_at,
         referral_code_text=(data.referral_code or None) and data.referral_code[:60],
         referral_code_id=found.referral.id if found.referral else None,
         code_check=found.code_check,
         attribution=found.rule,
         attribution_note=found.note[:300],
     )
-    level = level_record_on(found.partner.id, data.purchased_at.date()) if found.partner else None
+    level = level_record_on(found.partner.id, purchased_at.date()) if found.partner else None
     if found.partner is not None and level is None:
         purchase.attribution = "none"
         purchase.attribution_note = f"{found.partner.name} was not yet a partner on the purchase date"[:300]
@@ -212,6 +214,11 @@ def record_purchase(data: PurchaseInput, request_hash: str) -> Recorded:
         if found.registration is not None and found.registration.converted_at is None:
             found.registration.converted_at = clock.now()
     db.session.commit()
+    if purchase.partner_id is not None:
+        # The revenue may have completed the Premier requirements: upgrade now, not at the next batch.
+        from cloudcodes.partners.qualification import check_upgrade
+
+        check_upgrade(purchase.partner_id)
     return Recorded(purchase, created=True)
 
 
@@ -314,8 +321,9 @@ def record_refund(
                 amount=-reversal,
                 purchase_id=purchase.id,
                 refund_id=refund.id,
-                effective_on=refunded_at.date(),
-                payable_on=refunded_at.date(),
+                effective_on=refunded_at.astimezone(UTC).date(),
+                # A refund during the hold reduces that commission, not money already payable.
+                payable_on=max(refunded_at.astimezone(UTC).date(), accrual.payable_on if accrual else date.min),
                 description=f"Refund {refund_id} of order {purchase.order_id}",
             )
         )

@@ -17,7 +17,7 @@ from functools import wraps
 from typing import Any, cast
 
 import idna
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from flask_sqlalchemy.pagination import Pagination
@@ -57,6 +57,7 @@ from cloudcodes.referrals.services import (
     renew,
     revoke_code,
 )
+from cloudcodes.urls import external_url
 
 PER_PAGE = 20
 ENDING_SOON_DAYS = 14  # from here on a registration is shown as "ends in N days", a nudge to renew
@@ -68,11 +69,9 @@ def _day(value: datetime) -> str:
     return f"{value:%d %B %Y}".lstrip("0")
 
 
-def redeem_url() -> str:
-    # The customer's checkout page (/redeem in SPEC.md) has no view yet, so the address is built
-    # from the configured site address; it becomes url_for (cloudcodes.urls.external_url) once the
-    # checkout exists.
-    return current_app.config["SITE_URL"].rstrip("/") + "/redeem"
+def redeem_url(code: str | None = None, domain: str | None = None) -> str:
+    """The customer's checkout page, with the code and the domain filled in when given."""
+    return external_url("checkout.start", code=code, domain=domain)
 
 
 def _user() -> User:
@@ -266,7 +265,7 @@ def customer_message(partner: Partner, registration: DomainRegistration, code: R
         f"Here is your CloudCodes referral code for {domain}:\n\n"
         f"    {code.code}\n\n"
         f"When you buy CloudCodes, enter it with your domain ({domain}) on the checkout page:\n"
-        f"{redeem_url()}\n\n"
+        f"{redeem_url(code.code, registration.domain)}\n\n"
         f"{validity} It works only for {domain}.\n\n"
         f"Best regards,\n{partner.name}"
     )

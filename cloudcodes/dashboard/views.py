@@ -3,10 +3,15 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from cloudcodes import clock
+from cloudcodes.extensions import db
+from cloudcodes.partners.models import PartnerLevel
+from cloudcodes.partners.qualification import progress
 from cloudcodes.partners.services import level_record_on, membership_of
 from cloudcodes.program.services import program_terms
+from cloudcodes.program.terms import RESELLER
 
 blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -17,8 +22,31 @@ def index() -> ResponseReturnValue:
     if current_user.is_staff:
         return redirect(url_for("admin.index"))
     membership = membership_of(current_user)
-    level = level_record_on(membership.partner_id, clock.today()) if membership else None
-    return render_template("dashboard/index.html", terms=program_terms(), membership=membership, level=level)
+    today = clock.today()
+    level = level_record_on(membership.partner_id, today) if membership else None
+    upcoming = None
+    facts = unmet = None
+    if membership:
+        # The next level record already written (an upgrade from the first of next month, or the
+        # annual run's change from 1 January): the notice the partner was e-mailed, shown here too.
+        upcoming = db.session.scalar(
+            select(PartnerLevel)
+            .where(PartnerLevel.partner_id == membership.partner_id, PartnerLevel.effective_from > today)
+            .order_by(PartnerLevel.effective_from)
+            .limit(1)
+        )
+        if level is not None and level.level == RESELLER and membership.partner.is_active:
+            facts, unmet = progress(membership.partner, today)
+    return render_template(
+        "dashboard/index.html",
+        terms=program_terms(),
+        membership=membership,
+        level=level,
+        upcoming=upcoming,
+        facts=facts,
+        unmet=unmet,
+        today=today,
+    )
 
 
-from cloudcodes.dashboard import referrals  # noqa: E402, F401 - the partner's domains and codes register on the blueprint
+from cloudcodes.dashboard import earnings, referrals  # noqa: E402, F401 - the partner's pages register on the blueprint

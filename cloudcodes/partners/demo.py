@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
 from cloudcodes import clock
-from cloudcodes.auth.services import find_user
+from cloudcodes.auth.models import Role
+from cloudcodes.auth.services import create_user, find_user
 from cloudcodes.extensions import db
-from cloudcodes.partners.models import MemberRole, Partner, RequirementKind
+from cloudcodes.money import Money
+from cloudcodes.partners.models import MemberRole, Partner, PartnerLevel, PartnerRequirement, RequirementKind
 from cloudcodes.partners.services import add_member, add_requirement, create_partner, membership_of
-from cloudcodes.program.terms import RESELLER
+from cloudcodes.program.terms import PREMIER, RESELLER
 
 DEMO_PARTNER = "Acme Cloud"
 
@@ -36,3 +38,66 @@ def seed_partners() -> list[tuple[str, str, str]]:
     add_requirement(partner, RequirementKind.SALES_TEAM, "6 people")
     add_requirement(partner, RequirementKind.TECHNICAL_TEAM, "3 people")
     return []
+
+
+def seed_level_stories() -> list[tuple[str, str, str]]:
+    """Acme close to Premier (all but a little revenue), a protected Premier and one due for a downgrade."""
+    manager = find_user("manager@cloudcodes.example")
+    acme = db.session.scalar(select(Partner).where(Partner.name == DEMO_PARTNER))
+    if manager is None or acme is None or db.session.scalar(select(Partner.id).where(Partner.name == PROTECTED)):
+        return []
+    today = clock.today()
+    now = clock.now()
+    for requirement in acme.requirements:
+        requirement.verified_at, requirement.verified_by_id = now, manager.id
+    acme.memberships[0].sales_training_completed_on = today - timedelta(days=45)
+    acme.requirements.extend(
+        PartnerRequirement(kind=kind.value, verified_at=now, verified_by_id=manager.id, **fields)
+        for kind, fields in _acme_premier_requirements(today).items()
+    )
+
+    protected = create_partner(
+        name=PROTECTED, website="https://contoso-partners.example", country="Germany", level=RESELLER,
+        channel_manager=manager, effective_from=date(today.year - 1, 1, 1),
+    )  # fmt: skip
+    upgraded_on = date(today.year, max(today.month - 2, 1), 1)
+    protected.levels.append(
+        PartnerLevel(
+            level=PREMIER,
+            effective_from=upgraded_on,
+            protected_until=date(upgraded_on.year + 1, 12, 31),
+            reason="upgrade",
+        )
+    )
+    fading = create_partner(
+        name="Fabrikam Partners", website="https://fabrikam-partners.example", country="Spain", level=PREMIER,
+        channel_manager=manager, effective_from=date(today.year - 1, 1, 1),
+    )  # fmt: skip
+    for partner, owner in ((protected, "owner@contoso-partners.example"), (fading, "owner@fabrikam-partners.example")):
+        user = find_user(owner) or create_user(owner, None, Role.PARTNER, full_name="Demo Owner")
+        add_member(partner, user, MemberRole.OWNER)
+    return []
+
+
+PROTECTED = "Contoso Premier Partners"
+
+
+def _acme_premier_requirements(today: date) -> dict[RequirementKind, dict[str, object]]:
+    return {
+        RequirementKind.JOINT_BUSINESS_PLAN: {
+            "year": today.year,
+            "detail": "Plan for the year",
+            "commitment": Money(2_500_000, "USD"),
+        },
+        RequirementKind.WEBSITE_PRODUCT_PAGE: {
+            "url": "https://acme-cloud.example/cloudcodes",
+            "detail": "Product page",
+        },
+        RequirementKind.JOINT_MARKETING_CAMPAIGN: {
+            "year": today.year,
+            "name": "Back-to-school webinars",
+            "detail": "Webinars",
+            "starts_on": today - timedelta(days=60),
+            "ends_on": today - timedelta(days=30),
+        },
+    }

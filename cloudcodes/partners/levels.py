@@ -137,8 +137,8 @@ def annual_change(
     year: int, history: Sequence[LevelRecord], facts_previous_year: RequirementFacts, terms: ProgramTerms
 ) -> LevelChange | None:
     """The record the annual qualification writes, or None when the level in force on 1 January stays."""
-    decision = annual_level(year, history, facts_previous_year, terms)
     current = level_on(history, date(year, 1, 1))
-    if current is not None and current.level == decision.level:
-        return None
-    return decision
+    if current is None:
+        return None  # not a partner yet on 1 January: its first year runs from its approval
+    decision = annual_level(year, history, facts_previous_year, terms)
+    return None if current.level == decision.level else decision

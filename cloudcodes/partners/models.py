@@ -10,7 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudcodes import clock
 from cloudcodes.auth.models import User
+from cloudcodes.db import money_column
 from cloudcodes.extensions import db
+from cloudcodes.money import Money
 
 
 class PartnerStatus(StrEnum):
@@ -128,17 +130,30 @@ class PartnerRequirement(db.Model):
     __tablename__ = "partner_requirements"
     __table_args__ = (
         CheckConstraint(_in("kind", RequirementKind), name="known_kind"),
+        CheckConstraint("ends_on IS NULL OR starts_on IS NULL OR ends_on >= starts_on", name="dates_in_order"),
         Index("ix_partner_requirements_partner_kind", "partner_id", "kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(40))
+    # The calendar year a yearly requirement (business plan, campaign, trained staff) is for.
     year: Mapped[int | None]
     detail: Mapped[str] = mapped_column(Text, default="")
+    # The page carrying the CloudCodes product; a campaign's name and dates; a plan's commitment.
+    url: Mapped[str | None] = mapped_column(String(300))
+    name: Mapped[str | None] = mapped_column(String(200))
+    starts_on: Mapped[date | None]
+    ends_on: Mapped[date | None]
+    commitment: Mapped[Money | None] = money_column("commitment", nullable=True)
     verified_at: Mapped[datetime | None]
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Why a manager took a verification back (kept until it is verified again).
+    unverified_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    verified_by: Mapped[User | None] = relationship(foreign_keys=[verified_by_id])
 
     partner: Mapped[Partner] = relationship(back_populates="requirements")
 

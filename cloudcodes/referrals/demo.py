@@ -29,6 +29,14 @@ def seed_referrals() -> list[tuple[str, str, str]]:
         if index == 2:
             revoke_code(code, by=owner)
             issue_code(registration, by=owner)
+    # Registered two months ago, so the demo purchases since then are theirs.
+    for registration in db.session.scalars(
+        select(DomainRegistration).where(DomainRegistration.partner_id == partner.id)
+    ):
+        registration.registered_at -= timedelta(days=60)
+        registration.expires_at -= timedelta(days=60)
+        for code in registration.codes:
+            code.created_at -= timedelta(days=60)
     # One registration close to its end, so the dashboard shows a renewal reminder.
     ending = db.session.scalar(select(DomainRegistration).where(DomainRegistration.domain == "fabrikam.co.uk"))
     ending.expires_at = clock.now() + timedelta(days=6)

@@ -73,7 +73,8 @@ class DomainRegistration(db.Model):
     def is_live(self, at: datetime | None = None) -> bool:
         """Active and within its lifetime (a converted registration no longer runs out), even before the sweep."""
         at = at or clock.now()
-        return self.is_active and (self.converted_at is not None or self.expires_at > at)
+        existed = self.registered_at <= at  # a purchase made before the registration is not its referral
+        return existed and self.is_active and (self.converted_at is not None or self.expires_at > at)
 
 
 class ReferralCode(db.Model):

@@ -128,3 +128,9 @@ def test_running_the_annual_qualification_twice_changes_nothing():
     first = annual_change(2027, history, facts(), TERMS)
     history.append(LevelRecord(first.level, first.effective_from, first.protected_until))
     assert annual_change(2027, history, facts(), TERMS) is None
+
+
+def test_a_partner_that_joined_during_the_year_is_not_qualified_back_to_january():
+    joined = [LevelRecord("reseller", date(2026, 7, 29))]
+    assert annual_change(2026, joined, facts(revenue=0), TERMS) is None
+    assert annual_change(2027, joined, facts(revenue=0), TERMS) is None  # stays Reseller: nothing to write

@@ -1,0 +1,408 @@
+"""Partners in the staff console: the list, one partner's page, and its manager's actions on requirements.
+
+Every staff member may look; acting (verifying, recording a plan, a page, a campaign or a training)
+is for the partner's channel sales manager or an admin (``may_manage``), anyone else gets a 403.
+Each action is a thin view: the form, then ``cloudcodes.partners.requirements`` (which owns the
+transaction, the audit event and the upgrade check), then a flash (with the upgrade it triggered,
+if any) and a 303 back to the partner. A refusal the service names a field for is shown next to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import cast
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from cloudcodes import clock
+from cloudcodes.admin import blueprint
+from cloudcodes.auth.models import User
+from cloudcodes.extensions import db
+from cloudcodes.money import Money
+from cloudcodes.partners.forms import (
+    BusinessPlanForm,
+    CampaignForm,
+    PartnerFilterForm,
+    ProductPageForm,
+    TrainingForm,
+    UnverifyForm,
+    VerifyForm,
+)
+from cloudcodes.partners.levels import LevelRecord, RequirementFacts, level_on
+from cloudcodes.partners.models import Partner, PartnerLevel, PartnerMembership, PartnerRequirement, RequirementKind
+from cloudcodes.partners.qualification import ChangeLine, histories, net_revenue_by_partner, progress
+from cloudcodes.partners.requirements import (
+    NotYourPartner,
+    RequirementError,
+    add_business_plan,
+    add_campaign,
+    add_product_page,
+    mark_sales_training,
+    may_manage,
+    unverify,
+    verify,
+)
+from cloudcodes.program.services import program_terms
+from cloudcodes.program.terms import LEVEL_NAMES, ProgramTerms
+
+PER_PAGE = 25
+REASON_LABELS = {"approval": "Approval", "upgrade": "Mid-year upgrade", "annual": "Annual qualification"}
+KIND_ORDER = {kind.value: position for position, kind in enumerate(RequirementKind)}
+
+
+def _user() -> User:
+    return cast(User, current_user._get_current_object())  # type: ignore[attr-defined]
+
+
+# --- The list ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartnerRow:
+    partner: Partner
+    level_now: LevelRecord | None
+    upcoming: LevelRecord | None
+    revenue: Money
+
+
+def _filters() -> PartnerFilterForm:
+    """The filters from the query string; a value that is not one of the options counts as not given."""
+    form = PartnerFilterForm(formdata=request.args)
+    form.validate()
+    for name in form.errors:
+        form[name].data = form[name].default
+    return form
+
+
+@blueprint.get("/partners")
+def partners() -> ResponseReturnValue:
+    form = _filters()
+    today = clock.today()
+    text = (form.q.data or "").strip()
+    query = select(Partner).options(joinedload(Partner.channel_manager)).order_by(Partner.name, Partner.id)
+    if text:
+        query = query.where(Partner.name.icontains(text, autoescape=True))
+    if form.level.data:
+        level_now = (
+            select(PartnerLevel.level)
+            .where(PartnerLevel.partner_id == Partner.id, PartnerLevel.effective_from <= today)
+            .order_by(PartnerLevel.effective_from.desc())
+            .limit(1)
+            .correlate(Partner)
+            .scalar_subquery()
+        )
+        query = query.where(level_now == form.level.data)
+    if form.mine.data:
+        query = query.where(Partner.channel_manager_id == current_user.id)
+    page = db.paginate(query, per_page=PER_PAGE, error_out=False)
+
+    # The page's levels and revenue: two queries for the whole page, whatever its length.
+    ids = [partner.id for partner in page.items]
+    history = histories(ids) if ids else {}
+    revenue = net_revenue_by_partner(date(today.year, 1, 1), today, ids) if ids else {}
+    currency = program_terms().currency
+    rows = []
+    for partner in page.items:
+        records = history.get(partner.id, [])
+        upcoming = min((r for r in records if r.effective_from > today), key=lambda r: r.effective_from, default=None)
+        rows.append(
+            PartnerRow(partner, level_on(records, today), upcoming, Money(revenue.get(partner.id, 0), currency))
+        )
+    link_args = {
+        name: value
+        for name, value in (("q", text), ("level", form.level.data or ""), ("mine", "y" if form.mine.data else ""))
+        if value
+    }
+    return render_template(
+        "admin/partners/list.html",
+        form=form,
+        page=page,
+        rows=rows,
+        filtered=bool(link_args),
+        link_args=link_args,
+        level_names=LEVEL_NAMES,
+        year=today.year,
+    )
+
+
+# --- One partner ------------------------------------------------------------------------------
+
+
+def _partner_or_404(partner_id: int) -> Partner:
+    partner = db.session.scalar(
+        select(Partner)
+        .where(Partner.id == partner_id)
+        .options(
+            joinedload(Partner.channel_manager),
+            selectinload(Partner.memberships).joinedload(PartnerMembership.user),
+            selectinload(Partner.levels),
+            selectinload(Partner.requirements).joinedload(PartnerRequirement.verified_by),
+        )
+    )
+    if partner is None:
+        abort(404)
+    return partner
+
+
+@dataclass(frozen=True)
+class Check:
+    label: str
+    met: bool
+    detail: str = ""
+
+
+def _checklist(facts: RequirementFacts, terms: ProgramTerms) -> list[Check]:
+    """Each Premier requirement, met or not, in the order of the program's terms."""
+    needed = terms.premier_revenue_commitment
+    staff = terms.premier_trained_sales_staff
+    return [
+        Check("Google Workspace reseller status verified", facts.workspace_reseller),
+        Check("Sales team", facts.sales_team),
+        Check("Technical team", facts.technical_team),
+        Check(
+            "Net revenue this year",
+            facts.revenue.minor >= needed.minor,
+            f"{facts.revenue.format()} of {needed.format()}",
+        ),
+        Check("Trained sales staff", facts.trained_sales_staff >= staff, f"{facts.trained_sales_staff} of {staff}"),
+        Check("Joint business plan for the year, approved", facts.joint_business_plan),
+        Check("Web-site page with the CloudCodes product, verified", facts.website_product_page),
+        Check("Joint marketing campaign this year, approved", facts.joint_marketing_campaign),
+    ]
+
+
+def _render_detail(
+    partner: Partner, status: int = 200, *, key: tuple[str, int | None] | None = None, form: FlaskForm | None = None
+) -> ResponseReturnValue:
+    """The partner's page; ``form`` (under ``key``) is a submitted form shown again with its errors."""
+
+    def pick(wanted: tuple[str, int | None], blank: FlaskForm) -> FlaskForm:
+        return form if form is not None and key == wanted else blank
+
+    today = clock.today()
+    terms = program_terms()
+    facts, unmet = progress(partner, today)
+    records = [LevelRecord(r.level, r.effective_from, r.protected_until) for r in partner.levels]
+    now = level_on(records, today)
+    requirements = sorted(
+        partner.requirements, key=lambda r: (KIND_ORDER.get(r.kind, 99), -(r.year or 0), r.created_at, r.id)
+    )
+    plan_form = pick(("plan", None), BusinessPlanForm(prefix="plan", formdata=None))
+    plan_form.use_currency(terms.currency)  # type: ignore[attr-defined]
+    return render_template(
+        "admin/partners/detail.html",
+        partner=partner,
+        today=today,
+        terms=terms,
+        facts=facts,
+        unmet=unmet,
+        checklist=_checklist(facts, terms),
+        level_now=now,
+        requirements=requirements,
+        can_manage=may_manage(_user(), partner),
+        level_names=LEVEL_NAMES,
+        reason_labels=REASON_LABELS,
+        verify_forms={
+            r.id: pick(("verify", r.id), VerifyForm(prefix=f"verify-{r.id}", formdata=None)) for r in requirements
+        },
+        unverify_forms={
+            r.id: pick(("unverify", r.id), UnverifyForm(prefix=f"unverify-{r.id}", formdata=None)) for r in requirements
+        },
+        training_forms={
+            m.id: pick(
+                ("training", m.id),
+                TrainingForm(prefix=f"training-{m.id}", formdata=None, completed_on=m.sales_training_completed_on),
+            )
+            for m in partner.memberships
+        },
+        plan_form=plan_form,
+        page_form=pick(("page", None), ProductPageForm(prefix="page", formdata=None)),
+        campaign_form=pick(("campaign", None), CampaignForm(prefix="campaign", formdata=None)),
+    ), status
+
+
+@blueprint.get("/partners/<int:partner_id>")
+def partner_detail(partner_id: int) -> ResponseReturnValue:
+    return _render_detail(_partner_or_404(partner_id))
+
+
+# --- The actions ------------------------------------------------------------------------------
+
+
+def _managed_partner_or_404(partner_id: int) -> Partner:
+    """The partner, for someone who may act on it: 404 if there is none, 403 if it is not theirs."""
+    partner = _partner_or_404(partner_id)
+    if not may_manage(_user(), partner):
+        abort(403)
+    return partner
+
+
+def _back(partner_id: int) -> ResponseReturnValue:
+    return redirect(url_for("admin.partner_detail", partner_id=partner_id), 303)
+
+
+def _flash_changes(lines: list[ChangeLine]) -> None:
+    for line in lines:
+        flash(f"Level change: {line.describe()}. The partner's notice is queued.", "success")
+
+
+def _refused(
+    partner_id: int, error: RequirementError, key: tuple[str, int | None], form: FlaskForm
+) -> ResponseReturnValue:
+    """The service's refusal on the field it names (400), or above the form when it names none."""
+    db.session.rollback()
+    field = getattr(form, error.field or "", None)
+    if field is not None and hasattr(field, "errors"):
+        field.errors = [*field.errors, str(error)]
+    else:
+        form.form_errors.append(str(error))
+    return _render_detail(_partner_or_404(partner_id), 400, key=key, form=form)
+
+
+def _requirement_of(partner: Partner, requirement_id: int) -> PartnerRequirement:
+    for requirement in partner.requirements:
+        if requirement.id == requirement_id:
+            return requirement
+    abort(404)
+
+
+def _membership_of(partner: Partner, membership_id: int) -> PartnerMembership:
+    for membership in partner.memberships:
+        if membership.id == membership_id:
+            return membership
+    abort(404)
+
+
+@blueprint.post("/partners/<int:partner_id>/requirements/<int:requirement_id>/verify")
+def partner_requirement_verify(partner_id: int, requirement_id: int) -> ResponseReturnValue:
+    partner = _managed_partner_or_404(partner_id)
+    requirement = _requirement_of(partner, requirement_id)
+    form = VerifyForm(prefix=f"verify-{requirement_id}")
+    if not form.validate_on_submit():
+        return _render_detail(partner, 400, key=("verify", requirement_id), form=form)
+    label = requirement.label
+    try:
+        lines = verify(requirement, by=_user())
+    except NotYourPartner:
+        abort(403)
+    except RequirementError as error:
+        # Already verified (someone acted first): say so and show where things stand.
+        db.session.rollback()
+        flash(str(error), "warning")
+        return _back(partner_id)
+    flash(f"{label} is verified.", "success")
+    _flash_changes(lines)
+    return _back(partner_id)
+
+
+@blueprint.post("/partners/<int:partner_id>/requirements/<int:requirement_id>/unverify")
+def partner_requirement_unverify(partner_id: int, requirement_id: int) -> ResponseReturnValue:
+    partner = _managed_partner_or_404(partner_id)
+    requirement = _requirement_of(partner, requirement_id)
+    form = UnverifyForm(prefix=f"unverify-{requirement_id}")
+    key = ("unverify", requirement_id)
+    if not form.validate_on_submit():
+        return _render_detail(partner, 400, key=key, form=form)
+    label = requirement.label
+    try:
+        unverify(requirement, form.reason.data or "", by=_user())
+    except NotYourPartner:
+        abort(403)
+    except RequirementError as error:
+        if error.field is None:  # not verified any more: someone acted first
+            db.session.rollback()
+            flash(str(error), "warning")
+            return _back(partner_id)
+        return _refused(partner_id, error, key, form)
+    flash(f"{label} is no longer verified. The reason is kept with it.", "success")
+    return _back(partner_id)
+
+
+@blueprint.post("/partners/<int:partner_id>/business-plans")
+def partner_business_plan(partner_id: int) -> ResponseReturnValue:
+    partner = _managed_partner_or_404(partner_id)
+    form = BusinessPlanForm(prefix="plan")
+    form.use_currency(program_terms().currency)
+    key: tuple[str, int | None] = ("plan", None)
+    if not form.validate_on_submit():
+        return _render_detail(partner, 400, key=key, form=form)
+    commitment = form.commitment_money()
+    try:
+        lines = add_business_plan(
+            partner, year=form.year.data, commitment=commitment, summary=form.summary.data or "", by=_user()
+        )
+    except NotYourPartner:
+        abort(403)
+    except RequirementError as error:
+        return _refused(partner_id, error, key, form)
+    flash(f"The joint business plan for {form.year.data} ({commitment.format()}) is recorded as approved.", "success")
+    _flash_changes(lines)
+    return _back(partner_id)
+
+
+@blueprint.post("/partners/<int:partner_id>/product-pages")
+def partner_product_page(partner_id: int) -> ResponseReturnValue:
+    partner = _managed_partner_or_404(partner_id)
+    form = ProductPageForm(prefix="page")
+    key: tuple[str, int | None] = ("page", None)
+    if not form.validate_on_submit():
+        return _render_detail(partner, 400, key=key, form=form)
+    try:
+        lines = add_product_page(partner, url=form.url.data or "", by=_user())
+    except NotYourPartner:
+        abort(403)
+    except RequirementError as error:
+        return _refused(partner_id, error, key, form)
+    flash(f"The product page {form.url.data.strip()} is recorded as verified today.", "success")
+    _flash_changes(lines)
+    return _back(partner_id)
+
+
+@blueprint.post("/partners/<int:partner_id>/campaigns")
+def partner_campaign(partner_id: int) -> ResponseReturnValue:
+    partner = _managed_partner_or_404(partner_id)
+    form = CampaignForm(prefix="campaign")
+    key: tuple[str, int | None] = ("campaign", None)
+    if not form.validate_on_submit():
+        return _render_detail(partner, 400, key=key, form=form)
+    try:
+        lines = add_campaign(
+            partner, name=form.name.data or "", starts_on=form.starts_on.data, ends_on=form.ends_on.data, by=_user()
+        )
+    except NotYourPartner:
+        abort(403)
+    except RequirementError as error:
+        return _refused(partner_id, error, key, form)
+    flash(f"The campaign “{form.name.data.strip()}” is recorded as approved.", "success")
+    _flash_changes(lines)
+    return _back(partner_id)
+
+
+@blueprint.post("/partners/<int:partner_id>/members/<int:membership_id>/training")
+def partner_member_training(partner_id: int, membership_id: int) -> ResponseReturnValue:
+    partner = _managed_partner_or_404(partner_id)
+    membership = _membership_of(partner, membership_id)
+    form = TrainingForm(prefix=f"training-{membership_id}")
+    key = ("training", membership_id)
+    if not form.validate_on_submit():
+        return _render_detail(partner, 400, key=key, form=form)
+    who = membership.user.display_name
+    completed_on = form.completed_on.data
+    try:
+        lines = mark_sales_training(membership, completed_on, by=_user())
+    except NotYourPartner:
+        abort(403)
+    except RequirementError as error:
+        return _refused(partner_id, error, key, form)
+    if completed_on:
+        flash(f"{who} completed the sales training on {completed_on.day} {completed_on:%B %Y}.", "success")
+    else:
+        flash(f"{who}'s sales training date is cleared.", "success")
+    _flash_changes(lines)
+    return _back(partner_id)

@@ -1,0 +1,186 @@
+"""Admins run the level rules from the console (``/admin/qualification``), with a preview first.
+
+The same runs as ``flask program qualify`` and ``flask program upgrades``: "Preview" runs them with
+``dry_run=True`` and shows what would change, writing nothing; "Run it" (confirmed) writes the level
+records and queues the notices. Both runs are idempotent, so running twice changes nothing more.
+Channel managers have no access (``admin_only``): a run changes the levels of every partner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import cast
+
+from flask import flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from cloudcodes.admin import admin_only, blueprint
+from cloudcodes.auth.models import User
+from cloudcodes.partners.forms import (
+    AnnualQualificationForm,
+    RunAnnualQualificationForm,
+    RunUpgradesForm,
+    UpgradesForm,
+)
+from cloudcodes.partners.qualification import (
+    ChangeLine,
+    QualificationError,
+    run_annual_qualification,
+    run_upgrades,
+)
+
+PREVIEW_LIMIT = 200  # lines shown on the page; the CLI's --dry-run lists them all
+FLASH_LIMIT = 10  # lines flashed after a run (the flash lives in the session cookie)
+
+
+def _user() -> User:
+    return cast(User, current_user._get_current_object())  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Preview:
+    kind: str  # "annual" or "upgrades"
+    title: str
+    lines: list[ChangeLine]
+    run_form: FlaskForm
+    limit: int = PREVIEW_LIMIT
+
+
+def _render(
+    status: int = 200,
+    *,
+    annual_form: AnnualQualificationForm | None = None,
+    upgrades_form: UpgradesForm | None = None,
+    preview: Preview | None = None,
+) -> ResponseReturnValue:
+    return render_template(
+        "admin/qualification.html",
+        annual_form=annual_form or AnnualQualificationForm(prefix="annual", formdata=None),
+        upgrades_form=upgrades_form or UpgradesForm(prefix="upgrades", formdata=None),
+        preview=preview,
+    ), status
+
+
+def _plural(count: int) -> str:
+    return f"{count} partner{'s' if count != 1 else ''}"
+
+
+def _flash_run(title: str, lines: list[ChangeLine]) -> None:
+    flash(f"{title}: {_plural(len(lines))} changed.", "success" if lines else "info")
+    for line in lines[:FLASH_LIMIT]:
+        flash(f"Changed {line.describe()}", "success")
+    if len(lines) > FLASH_LIMIT:
+        flash(f"…and {_plural(len(lines) - FLASH_LIMIT)} more; each change is in the audit log.", "info")
+
+
+@blueprint.get("/qualification")
+@admin_only
+def qualification() -> ResponseReturnValue:
+    return _render()
+
+
+# --- The annual qualification ---------------------------------------------------------------------
+
+
+def _annual_title(year: int) -> str:
+    return f"Annual qualification for {year}"
+
+
+def _annual_preview(year: int, run_form: RunAnnualQualificationForm | None = None) -> Preview:
+    lines = run_annual_qualification(year, dry_run=True, by=_user())
+    run_form = run_form or RunAnnualQualificationForm(prefix="run-annual", formdata=None, year=str(year))
+    return Preview("annual", _annual_title(year), lines, run_form)
+
+
+def _annual_refused(year: object, error: QualificationError) -> ResponseReturnValue:
+    form = AnnualQualificationForm(prefix="annual", formdata=None, year=year)
+    form.year.errors = [str(error)]
+    return _render(400, annual_form=form)
+
+
+@blueprint.post("/qualification/annual/preview")
+@admin_only
+def qualification_annual_preview() -> ResponseReturnValue:
+    form = AnnualQualificationForm(prefix="annual")
+    if not form.validate_on_submit():
+        return _render(400, annual_form=form)
+    try:
+        preview = _annual_preview(form.year.data)
+    except QualificationError as error:
+        return _annual_refused(form.year.data, error)
+    return _render(annual_form=form, preview=preview)
+
+
+@blueprint.post("/qualification/annual/run")
+@admin_only
+def qualification_annual_run() -> ResponseReturnValue:
+    form = RunAnnualQualificationForm(prefix="run-annual")
+    text = (form.year.data or "").strip()
+    if not text.isdigit():
+        return _annual_refused(text, QualificationError("Enter the year to qualify levels for, then preview it."))
+    year = int(text)
+    try:
+        if not form.validate_on_submit():
+            annual_form = AnnualQualificationForm(prefix="annual", formdata=None, year=year)
+            return _render(400, annual_form=annual_form, preview=_annual_preview(year, form))
+        lines = run_annual_qualification(year, by=_user())
+    except QualificationError as error:
+        return _annual_refused(year, error)
+    _flash_run(_annual_title(year), lines)
+    return redirect(url_for("admin.qualification"), 303)
+
+
+# --- Mid-year upgrades ----------------------------------------------------------------------------
+
+
+def _upgrades_title(as_of: date) -> str:
+    return f"Mid-year upgrades as of {as_of.day} {as_of:%B %Y}"
+
+
+def _upgrades_preview(as_of: date, run_form: RunUpgradesForm | None = None) -> Preview:
+    lines = run_upgrades(as_of, dry_run=True, by=_user())
+    run_form = run_form or RunUpgradesForm(prefix="run-upgrades", formdata=None, as_of=as_of.isoformat())
+    return Preview("upgrades", _upgrades_title(as_of), lines, run_form)
+
+
+def _upgrades_refused(as_of: date | None, error: QualificationError) -> ResponseReturnValue:
+    form = UpgradesForm(prefix="upgrades", formdata=None, as_of=as_of)
+    form.as_of.errors = [str(error)]
+    return _render(400, upgrades_form=form)
+
+
+@blueprint.post("/qualification/upgrades/preview")
+@admin_only
+def qualification_upgrades_preview() -> ResponseReturnValue:
+    form = UpgradesForm(prefix="upgrades")
+    if not form.validate_on_submit():
+        return _render(400, upgrades_form=form)
+    try:
+        preview = _upgrades_preview(form.as_of.data)
+    except QualificationError as error:
+        return _upgrades_refused(form.as_of.data, error)
+    return _render(upgrades_form=form, preview=preview)
+
+
+@blueprint.post("/qualification/upgrades/run")
+@admin_only
+def qualification_upgrades_run() -> ResponseReturnValue:
+    form = RunUpgradesForm(prefix="run-upgrades")
+    try:
+        as_of = date.fromisoformat((form.as_of.data or "").strip())
+    except ValueError:
+        return _upgrades_refused(
+            None, QualificationError("Enter the day to check the requirements on, then preview it.")
+        )
+    try:
+        if not form.validate_on_submit():
+            upgrades_form = UpgradesForm(prefix="upgrades", formdata=None, as_of=as_of)
+            return _render(400, upgrades_form=upgrades_form, preview=_upgrades_preview(as_of, form))
+        lines = run_upgrades(as_of, by=_user())
+    except QualificationError as error:
+        return _upgrades_refused(as_of, error)
+    _flash_run(_upgrades_title(as_of), lines)
+    return redirect(url_for("admin.qualification"), 303)

@@ -1,0 +1,52 @@
+"""Demo purchases for ``demo seed``: Acme Cloud's customers buy over the last two months, one refunds."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from cloudcodes import clock
+from cloudcodes.billing.models import Purchase
+from cloudcodes.billing.services import PurchaseInput, fingerprint, record_purchase, record_refund
+from cloudcodes.extensions import db
+from cloudcodes.money import Money
+from cloudcodes.referrals.models import ReferralCode
+
+# (order, domain, product, seats, amount, channel, days ago, use the code)
+DEMO_PURCHASES = [
+    ("DEMO-1001", "northwind-traders.com", "CC-SUITE", 120, "7200.00", "direct", 50, True),
+    ("DEMO-1002", "contoso-schools.org", "CC-ACCESS", 400, "9600.00", "direct", 40, False),
+    ("DEMO-1003", "fabrikam.co.uk", "CC-DLP", 50, "1800.00", "reseller", 20, True),
+    ("DEMO-1004", "northwind-traders.com", "CC-BACKUP", 100, "3000.00", "direct", 10, True),
+    ("DEMO-1005", "unreferred-customer.com", "CC-ACCESS", 25, "600.00", "direct", 5, False),
+]
+
+
+def seed_purchases() -> list[tuple[str, str, str]]:
+    if db.session.scalar(select(Purchase.id).where(Purchase.order_id.startswith("DEMO-"))):
+        return []
+    now = clock.now()
+    for order, domain, sku, seats, amount, channel, days_ago, with_code in DEMO_PURCHASES:
+        code = None
+        if with_code:
+            code = db.session.scalar(
+                select(ReferralCode.code)
+                .join(ReferralCode.registration)
+                .where(ReferralCode.revoked_at.is_(None), ReferralCode.registration.has(domain=domain))
+            )
+        data = PurchaseInput(
+            order_id=order,
+            customer_domain=domain,
+            product_sku=sku,
+            seats=seats,
+            amount=Money.parse(amount, "USD"),
+            channel=channel,
+            purchased_at=now - timedelta(days=days_ago),
+            referral_code=code,
+        )
+        record_purchase(data, fingerprint({"demo": order}))
+    record_refund(
+        "DEMO-1002", "DEMO-R-1", Money.parse("600.00", "USD"), now - timedelta(days=5), fingerprint({"demo": "R-1"})
+    )
+    return []

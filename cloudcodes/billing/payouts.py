@@ -1,0 +1,302 @@
+"""Payouts: closing a month into one statement per partner, marking statements paid, and CSV exports.
+
+A month is closed once it has ended. Every partner's payable ledger entries that are not yet on a
+statement and became payable by the month's last day (the 30-day hold has passed) go into one
+statement when they add up to more than zero; a partner whose entries net to zero or less (a
+refund after an earlier payout) keeps them open, to be netted against a later month. Paying a
+statement appends a ``payout`` entry of minus its total, so the partner's balance (the sum of its
+payable entries) drops by exactly what was paid. The ledger stays append-only: closing a month only
+links entries to their statement.
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import io
+import re
+from collections.abc import Iterable
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from cloudcodes import clock
+from cloudcodes.audit.services import record as audit
+from cloudcodes.auth.models import User
+from cloudcodes.billing.models import LedgerEntry, PayoutStatement
+from cloudcodes.extensions import db
+from cloudcodes.money import Money
+
+MAX_REFERENCE = 120  # PayoutStatement.payment_reference
+
+
+class PayoutError(ValueError):
+    """A close or a payment that cannot be done; the message says why, ``field`` names the field at fault."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# --- Months -----------------------------------------------------------------------------------
+
+
+def month_end(period_start: date) -> date:
+    return period_start.replace(day=calendar.monthrange(period_start.year, period_start.month)[1])
+
+
+def month_label(period_start: date) -> str:
+    return f"{period_start:%B %Y}"
+
+
+def _day(value: date) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+def ended_months(today: date, count: int = 12) -> list[date]:
+    """The first days of the ``count`` months that ended last, the latest first."""
+    months = []
+    month = today.replace(day=1)
+    for _ in range(count):
+        month = (month - timedelta(days=1)).replace(day=1)
+        months.append(month)
+    return months
+
+
+# --- Closing a month --------------------------------------------------------------------------
+
+
+def _open_entries(last_day: date) -> Any:
+    """Payable entries on no statement yet whose hold had passed by ``last_day``."""
+    return and_(
+        LedgerEntry.payable.is_(True),
+        LedgerEntry.statement_id.is_(None),
+        LedgerEntry.payable_on <= last_day,
+    )
+
+
+def close_month(period_start: date, *, by: User) -> list[PayoutStatement]:
+    """One statement per partner whose open payable entries up to the month's end add up to more than zero.
+
+    Closing a month again creates statements only for partners that have none for it yet (entries
+    that arrived late for the others wait for the next month). Every step is one set-based
+    statement, however many partners and entries there are.
+    """
+    if period_start.day != 1:
+        raise PayoutError("Choose a month: the period starts on the first day of a month.", field="month")
+    last_day = month_end(period_start)
+    if clock.today() <= last_day:
+        raise PayoutError(
+            f"{month_label(period_start)} has not ended yet: "
+            f"it can be closed from {_day(last_day + timedelta(days=1))}.",
+            field="month",
+        )
+    open_entries = _open_entries(last_day)
+    has_statement = exists().where(
+        PayoutStatement.partner_id == LedgerEntry.partner_id, PayoutStatement.period_start == period_start
+    )
+    sums = db.session.execute(
+        select(
+            LedgerEntry.partner_id,
+            LedgerEntry.amount_currency,
+            func.sum(LedgerEntry.amount_minor),
+            func.count(LedgerEntry.id),
+        )
+        .where(open_entries, ~has_statement)
+        .group_by(LedgerEntry.partner_id, LedgerEntry.amount_currency)
+        .order_by(LedgerEntry.partner_id)
+    ).all()
+    partners_seen = [row[0] for row in sums]
+    if len(set(partners_seen)) != len(partners_seen):
+        db.session.rollback()
+        raise PayoutError("A partner has ledger entries in more than one currency; they cannot share a statement.")
+
+    now = clock.now()
+    statements = [
+        PayoutStatement(
+            partner_id=partner_id,
+            period_start=period_start,
+            total=Money(int(total), currency),
+            created_at=now,
+            created_by_id=by.id,
+        )
+        for partner_id, currency, total, _count in sums
+        if int(total) > 0
+    ]
+    carried_over = sum(1 for row in sums if int(row[2]) <= 0)
+    entries = sum(int(row[3]) for row in sums if int(row[2]) > 0)
+    if statements:
+        db.session.add_all(statements)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            db.session.rollback()
+            raise PayoutError(
+                f"{month_label(period_start)} was being closed by someone else at the same moment. "
+                "Look at its statements before closing it again."
+            ) from None
+        partner_ids = [statement.partner_id for statement in statements]
+        statement_of_partner = (
+            select(PayoutStatement.id)
+            .where(PayoutStatement.partner_id == LedgerEntry.partner_id, PayoutStatement.period_start == period_start)
+            .scalar_subquery()
+        )
+        db.session.execute(
+            update(LedgerEntry)
+            .where(open_entries, LedgerEntry.partner_id.in_(partner_ids))
+            .values(statement_id=statement_of_partner)
+            .execution_options(synchronize_session=False)
+        )
+        # The entries linked must be exactly those summed: an entry recorded in between (a refund
+        # arriving on PostgreSQL, where the read above does not lock the ledger) would make a
+        # statement's lines disagree with its total, so the whole close is undone instead.
+        linked = dict(
+            db.session.execute(
+                select(LedgerEntry.statement_id, func.sum(LedgerEntry.amount_minor))
+                .where(LedgerEntry.statement_id.in_([statement.id for statement in statements]))
+                .group_by(LedgerEntry.statement_id)
+            ).all()
+        )
+        if any(int(linked.get(statement.id) or 0) != statement.total.minor for statement in statements):
+            db.session.rollback()
+            raise PayoutError(
+                f"The ledger changed while {month_label(period_start)} was being closed; nothing was closed. "
+                "Close it again."
+            )
+    audit(
+        "payouts.month_closed",
+        actor=by,
+        details={
+            "period": period_start.isoformat()[:7],
+            "statements": len(statements),
+            "entries": entries,
+            "partners_carried_over": carried_over,
+            "total": str(sum((s.total.to_decimal() for s in statements), Decimal(0))),
+        },
+    )
+    db.session.commit()
+    return statements
+
+
+# --- Paying a statement -----------------------------------------------------------------------
+
+
+def mark_paid(statement: PayoutStatement, *, reference: str, by: User) -> PayoutStatement:
+    """Record that ``statement`` was paid (once only) and take the amount off the partner's balance."""
+    reference = (reference or "").strip()
+    if not reference:
+        raise PayoutError("Enter the payment reference (the bank transfer's reference).", field="reference")
+    if len(reference) > MAX_REFERENCE:
+        raise PayoutError(f"The payment reference is at most {MAX_REFERENCE} characters.", field="reference")
+    now = clock.now()
+    # Conditional on still being unpaid: of two people paying at the same moment, one wins.
+    claimed = db.session.execute(
+        update(PayoutStatement)
+        .where(PayoutStatement.id == statement.id, PayoutStatement.paid_at.is_(None))
+        .values(paid_at=now, paid_by_id=by.id, payment_reference=reference)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        raise PayoutError("This statement is already marked as paid; it cannot be paid twice.")
+    label = month_label(statement.period_start)
+    db.session.add(
+        LedgerEntry(
+            partner_id=statement.partner_id,
+            kind="payout",
+            payable=True,
+            amount=-statement.total,
+            statement_id=statement.id,
+            effective_on=now.date(),
+            payable_on=now.date(),
+            description=f"Payout of statement {label} (reference {reference})"[:200],
+        )
+    )
+    audit(
+        "payouts.statement_paid",
+        actor=by,
+        target=statement,
+        details={
+            "partner_id": statement.partner_id,
+            "period": statement.period_start.isoformat()[:7],
+            "total": str(statement.total.to_decimal()),
+            "reference": reference,
+        },
+    )
+    db.session.commit()
+    db.session.refresh(statement)
+    return statement
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> str:
+    """A cell as text, neutralised so a spreadsheet never reads it as a formula (a number stays a number)."""
+    if value is None:
+        return ""
+    if isinstance(value, Money):
+        return str(value.to_decimal())
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value)
+    if text.startswith(_FORMULA_STARTS) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def _csv(header: list[str], rows: Iterable[list[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([csv_cell(value) for value in row])
+    return out.getvalue()
+
+
+def _order_id(entry: LedgerEntry) -> str | None:
+    return entry.purchase.order_id if entry.purchase is not None else None
+
+
+def statement_lines(statement: PayoutStatement) -> list[LedgerEntry]:
+    """The entries a statement pays; its payout entry (linked to it once paid) is not one of them."""
+    return [entry for entry in statement.entries if entry.kind != "payout"]
+
+
+def statement_csv(statement: PayoutStatement) -> str:
+    """One line per entry of the statement: date, description, order id, amount, currency."""
+    return _csv(
+        ["Date", "Description", "Order ID", "Amount", "Currency"],
+        (
+            [entry.effective_on, entry.description, _order_id(entry), entry.amount, entry.amount.currency]
+            for entry in statement_lines(statement)
+        ),
+    )
+
+
+def ledger_csv(entries: Iterable[LedgerEntry]) -> str:
+    """The ledger as given: date, kind, payable, description, order id, amount, currency, statement month."""
+    return _csv(
+        ["Date", "Kind", "Payable", "Description", "Order ID", "Amount", "Currency", "Statement"],
+        (
+            [
+                entry.effective_on,
+                entry.kind,
+                entry.payable,
+                entry.description,
+                _order_id(entry),
+                entry.amount,
+                entry.amount.currency,
+                entry.statement.period_start.isoformat()[:7] if entry.statement is not None else None,
+            ]
+            for entry in entries
+        ),
+    )

@@ -1,0 +1,54 @@
+"""``flask --app wsgi program qualify --year Y`` and ``program upgrades --as-of YYYY-MM-DD``."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+from flask.cli import AppGroup
+
+from cloudcodes.partners.qualification import (
+    ChangeLine,
+    QualificationError,
+    run_annual_qualification,
+    run_upgrades,
+)
+
+program_cli = AppGroup("program", help="Partner levels: the annual qualification and mid-year upgrades.")
+
+
+def _report(lines: list[ChangeLine], dry_run: bool, what: str) -> None:
+    for line in lines:
+        click.echo(("Would change " if dry_run else "Changed ") + line.describe())
+    verb = "would change" if dry_run else "changed"
+    click.echo(f"{what}: {len(lines)} partner{'s' if len(lines) != 1 else ''} {verb}.")
+    if dry_run:
+        click.echo("Dry run: nothing was written and no e-mail was queued.")
+
+
+@program_cli.command("qualify")
+@click.option("--year", required=True, type=int, help="The year to qualify levels for (run on or after 1 January).")
+@click.option("--dry-run", is_flag=True, help="Show what would change without writing anything.")
+def qualify_command(year: int, dry_run: bool) -> None:
+    """Annual qualification: each partner's level for YEAR from its results in the year before."""
+    try:
+        lines = run_annual_qualification(year, dry_run=dry_run)
+    except QualificationError as error:
+        raise click.BadParameter(str(error), param_hint="--year") from None
+    _report(lines, dry_run, f"Annual qualification for {year}")
+
+
+@program_cli.command("upgrades")
+@click.option("--as-of", "as_of", required=True, metavar="YYYY-MM-DD", help="The day to check the requirements on.")
+@click.option("--dry-run", is_flag=True, help="Show what would change without writing anything.")
+def upgrades_command(as_of: str, dry_run: bool) -> None:
+    """Mid-year upgrades: Resellers that meet every Premier requirement become Premier next month."""
+    try:
+        day = date.fromisoformat(as_of)
+    except ValueError:
+        raise click.BadParameter(f"{as_of!r} is not a date: write it as YYYY-MM-DD.", param_hint="--as-of") from None
+    try:
+        lines = run_upgrades(day, dry_run=dry_run)
+    except QualificationError as error:
+        raise click.BadParameter(str(error), param_hint="--as-of") from None
+    _report(lines, dry_run, f"Mid-year upgrades as of {day:%Y-%m-%d}")

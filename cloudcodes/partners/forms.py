@@ -1,0 +1,140 @@
+"""Forms of the staff console's partner pages (``/admin/partners``) and level runs (``/admin/qualification``).
+
+The forms check that something was entered in the right shape; whether it is acceptable (a year the
+plan may be for, a campaign that has started, a date that is not in the future) is the service's call,
+and its error (``RequirementError.field`` / ``QualificationError``) is shown on the field it names.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, IntegerField, SearchField, SelectField, StringField, TextAreaField
+from wtforms.fields import DateField, URLField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+
+from cloudcodes import clock
+from cloudcodes.money import Money, MoneyError
+from cloudcodes.program.terms import LEVEL_NAMES, LEVELS
+
+ANY_LEVEL = ""
+
+
+class PartnerFilterForm(FlaskForm):
+    """Read from the query string (GET), so no CSRF token: it changes nothing."""
+
+    class Meta:
+        csrf = False
+
+    q = SearchField("Search", validators=[Optional(), Length(max=200)], description="Part of the partner's name.")
+    level = SelectField(
+        "Level now",
+        choices=[SelectChoice(ANY_LEVEL, "Any level"), *(SelectChoice(level, LEVEL_NAMES[level]) for level in LEVELS)],
+        default=ANY_LEVEL,
+    )
+    mine = BooleanField("Only the partners I manage")
+
+
+# --- Requirements -----------------------------------------------------------------------------
+
+
+class VerifyForm(FlaskForm):
+    """Only the CSRF token: the requirement is in the address."""
+
+
+class UnverifyForm(FlaskForm):
+    reason = TextAreaField(
+        "Why the verification is taken back",
+        validators=[Length(max=2000, message="Keep the reason under 2,000 characters.")],
+        description="Required. Kept with the requirement and in the audit log.",
+    )
+
+
+class BusinessPlanForm(FlaskForm):
+    currency = "USD"  # the program's currency; the view sets it (and the label) from the terms
+
+    year = IntegerField(
+        "Year",
+        validators=[InputRequired("Enter the year the plan is for.")],
+        default=lambda: clock.today().year,
+    )
+    commitment = StringField(
+        "Revenue commitment (USD)",
+        validators=[DataRequired("Enter the plan's revenue commitment.")],
+        description="The net revenue the partner commits to for the year, e.g. 25000.00.",
+    )
+    summary = TextAreaField("Summary", validators=[Optional(), Length(max=5000)])
+
+    def use_currency(self, currency: str) -> None:
+        self.currency = currency
+        self.commitment.label.text = f"Revenue commitment ({currency})"
+
+    def commitment_money(self) -> Money:
+        return Money.parse(self.commitment.data or "", self.currency)
+
+    def validate_commitment(self, field: StringField) -> None:
+        try:
+            self.commitment_money()
+        except MoneyError as error:
+            raise ValidationError(str(error)) from None
+
+
+class ProductPageForm(FlaskForm):
+    url = URLField(
+        "Address of the page",
+        validators=[DataRequired("Enter the page's full address, starting with https://."), Length(max=300)],
+        description="The page of the partner's web site that carries the CloudCodes product, checked today.",
+    )
+
+
+class CampaignForm(FlaskForm):
+    name = StringField("Campaign name", validators=[DataRequired("Name the campaign."), Length(max=200)])
+    starts_on = DateField("Starts on", validators=[InputRequired("Enter the day the campaign started.")])
+    ends_on = DateField("Ends on", validators=[InputRequired("Enter the day the campaign ends (or ended).")])
+
+
+class TrainingForm(FlaskForm):
+    completed_on = DateField(
+        "Sales training completed on",
+        validators=[Optional()],
+        description="Leave empty and save to clear the date.",
+    )
+
+
+# --- Level runs -------------------------------------------------------------------------------
+
+
+class AnnualQualificationForm(FlaskForm):
+    year = IntegerField(
+        "Year to qualify",
+        validators=[InputRequired("Enter the year to qualify levels for.")],
+        default=lambda: clock.today().year,
+        description="Each partner's level for this year from its results in the year before; "
+        "run on or after 1 January.",
+    )
+
+
+class UpgradesForm(FlaskForm):
+    as_of = DateField(
+        "Check the requirements on",
+        validators=[InputRequired("Enter the day to check the requirements on.")],
+        default=clock.today,
+        description="Resellers that meet every Premier requirement on this day become Premier "
+        "on the first of the next month.",
+    )
+
+
+class RunAnnualQualificationForm(FlaskForm):
+    year = HiddenField(validators=[DataRequired()])
+    confirm = BooleanField(
+        "I have checked the preview: write these level records and e-mail the partners",
+        validators=[DataRequired("Tick the box to confirm the run.")],
+    )
+
+
+class RunUpgradesForm(FlaskForm):
+    as_of = HiddenField(validators=[DataRequired()])
+    confirm = BooleanField(
+        "I have checked the preview: write these level records and e-mail the partners",
+        validators=[DataRequired("Tick the box to confirm the run.")],
+    )

@@ -1,0 +1,285 @@
+"""Running the level rules against the database: the annual qualification, mid-year upgrades, notices.
+
+Facts are read for all partners at once (a handful of grouped queries, whatever the number of
+partners); the decisions come from the pure rules in ``levels.py``; a change is a new level record
+(never an edit) and an e-mail in the name of the partner's channel sales manager.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from cloudcodes import clock
+from cloudcodes.audit.services import record
+from cloudcodes.auth.models import User
+from cloudcodes.billing.models import Purchase, Refund
+from cloudcodes.extensions import db
+from cloudcodes.mail.outbox import queue_email
+from cloudcodes.money import Money
+from cloudcodes.partners.levels import (
+    LevelChange,
+    LevelRecord,
+    RequirementFacts,
+    annual_change,
+    level_on,
+    mid_year_upgrade,
+    unmet_premier_requirements,
+)
+from cloudcodes.partners.models import (
+    MemberRole,
+    Partner,
+    PartnerLevel,
+    PartnerMembership,
+    PartnerRequirement,
+    PartnerStatus,
+    RequirementKind,
+)
+from cloudcodes.program.services import program_terms
+from cloudcodes.program.terms import LEVEL_NAMES, PREMIER
+from cloudcodes.urls import external_url
+
+EARLIEST_YEAR = 2000
+MAX_DAYS_BACK = 62
+
+
+class QualificationError(ValueError):
+    """A year or date the rules cannot be run for; the message says why."""
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+# --- Facts ---------------------------------------------------------------------------------------
+
+
+def net_revenue_by_partner(start: date, end: date, partner_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """Net attributed revenue (minor units) of purchases made from ``start`` to ``end`` inclusive, less
+    their refunds: one grouped query."""
+    refunded = (
+        select(Refund.purchase_id, func.sum(Refund.amount_minor).label("refunded"))
+        .group_by(Refund.purchase_id)
+        .subquery()
+    )
+    query = (
+        select(Purchase.partner_id, func.sum(Purchase.amount_minor - func.coalesce(refunded.c.refunded, 0)))
+        .outerjoin(refunded, refunded.c.purchase_id == Purchase.id)
+        .where(
+            Purchase.partner_id.is_not(None),
+            Purchase.purchased_at >= _start_of(start),
+            Purchase.purchased_at < _start_of(end + timedelta(days=1)),
+        )
+        .group_by(Purchase.partner_id)
+    )
+    if partner_ids is not None:
+        query = query.where(Purchase.partner_id.in_(list(partner_ids)))
+    return {partner_id: int(total or 0) for partner_id, total in db.session.execute(query)}
+
+
+def facts_by_partner(partner_ids: list[int], start: date, end: date) -> dict[int, RequirementFacts]:
+    """What each partner had shown for the period from ``start`` to ``end``: four grouped queries in all."""
+    currency = program_terms().currency
+    ids = partner_ids if len(partner_ids) <= 1000 else None  # for all partners, skip a huge IN list
+    revenue = net_revenue_by_partner(start, end, ids)
+    verified_by = _start_of(end + timedelta(days=1))
+    verified: dict[int, set[str]] = defaultdict(set)
+    requirement_query = select(PartnerRequirement.partner_id, PartnerRequirement.kind, PartnerRequirement.year).where(
+        PartnerRequirement.verified_at.is_not(None), PartnerRequirement.verified_at < verified_by
+    )
+    if ids is not None:
+        requirement_query = requirement_query.where(PartnerRequirement.partner_id.in_(ids))
+    for partner_id, kind, year in db.session.execute(requirement_query):
+        # Yearly requirements count for their own year only; the others once verified.
+        if year is None or year == end.year:
+            verified[partner_id].add(kind)
+    training_query = (
+        select(PartnerMembership.partner_id, func.count())
+        .where(
+            PartnerMembership.sales_training_completed_on.is_not(None),
+            PartnerMembership.sales_training_completed_on <= end,
+        )
+        .group_by(PartnerMembership.partner_id)
+    )
+    if ids is not None:
+        training_query = training_query.where(PartnerMembership.partner_id.in_(ids))
+    trained: dict[int, int] = dict(db.session.execute(training_query).all())
+    return {
+        partner_id: RequirementFacts(
+            workspace_reseller=RequirementKind.WORKSPACE_RESELLER in verified[partner_id],
+            sales_team=RequirementKind.SALES_TEAM in verified[partner_id],
+            technical_team=RequirementKind.TECHNICAL_TEAM in verified[partner_id],
+            trained_sales_staff=int(trained.get(partner_id, 0)),
+            joint_business_plan=RequirementKind.JOINT_BUSINESS_PLAN in verified[partner_id],
+            website_product_page=RequirementKind.WEBSITE_PRODUCT_PAGE in verified[partner_id],
+            joint_marketing_campaign=RequirementKind.JOINT_MARKETING_CAMPAIGN in verified[partner_id],
+            revenue=Money(revenue.get(partner_id, 0), currency),
+        )
+        for partner_id in partner_ids
+    }
+
+
+def histories(partner_ids: list[int] | None = None) -> dict[int, list[LevelRecord]]:
+    query = select(
+        PartnerLevel.partner_id, PartnerLevel.level, PartnerLevel.effective_from, PartnerLevel.protected_until
+    )
+    if partner_ids is not None:
+        query = query.where(PartnerLevel.partner_id.in_(partner_ids))
+    result: dict[int, list[LevelRecord]] = defaultdict(list)
+    for partner_id, level, effective_from, protected in db.session.execute(query):
+        result[partner_id].append(LevelRecord(level, effective_from, protected))
+    return result
+
+
+def progress(partner: Partner, as_of: date | None = None) -> tuple[RequirementFacts, list[str]]:
+    """This year's facts so far and the Premier requirements still missing."""
+    as_of = as_of or clock.today()
+    facts = facts_by_partner([partner.id], date(as_of.year, 1, 1), as_of)[partner.id]
+    return facts, unmet_premier_requirements(facts, program_terms())
+
+
+# --- Changes --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeLine:
+    partner_id: int
+    partner_name: str
+    previous: str | None
+    change: LevelChange
+
+    def describe(self) -> str:
+        protected = f", protected until {self.change.protected_until:%Y-%m-%d}" if self.change.protected_until else ""
+        was = LEVEL_NAMES.get(self.previous or "", "no level")
+        return (
+            f"{self.partner_name} (#{self.partner_id}): {was} -> {LEVEL_NAMES[self.change.level]} "
+            f"from {self.change.effective_from:%Y-%m-%d}{protected}"
+        )
+
+
+def _partners(ids: list[int] | None = None) -> dict[int, Partner]:
+    query = select(Partner).where(Partner.status == PartnerStatus.ACTIVE.value)
+    if ids is not None:
+        query = query.where(Partner.id.in_(ids))
+    return {partner.id: partner for partner in db.session.scalars(query)}
+
+
+def _apply(partner: Partner, line: ChangeLine, by: User | None) -> None:
+    change = line.change
+    db.session.add(
+        PartnerLevel(
+            partner_id=partner.id,
+            level=change.level,
+            effective_from=change.effective_from,
+            protected_until=change.protected_until,
+            reason=change.reason,
+            created_by_id=by.id if by else None,
+        )
+    )
+    _queue_notice(partner, line)
+    record(
+        f"level.{change.reason}",
+        actor=by,
+        target=partner,
+        details={
+            "level": change.level,
+            "previous": line.previous,
+            "effective_from": change.effective_from.isoformat(),
+            "protected_until": change.protected_until.isoformat() if change.protected_until else None,
+        },
+    )
+
+
+def _queue_notice(partner: Partner, line: ChangeLine) -> None:
+    terms = program_terms()
+    manager = partner.channel_manager if partner.channel_manager and partner.channel_manager.active else None
+    owners = [m.user for m in partner.memberships if m.role == MemberRole.OWNER and m.user.active]
+    upgrade = line.change.level == PREMIER
+    for owner in owners:
+        queue_email(
+            to=owner.email,
+            to_name=owner.full_name,
+            template="level_changed",
+            from_name=(manager.full_name or manager.email) if manager else "CloudCodes Partner Program",
+            reply_to=manager.email if manager else terms.contact_email,
+            context={
+                "partner": partner,
+                "owner": owner,
+                "manager": manager,
+                "upgrade": upgrade,
+                "level_name": LEVEL_NAMES[line.change.level],
+                "previous_name": LEVEL_NAMES.get(line.previous or "", ""),
+                "margin": terms.margin_pct(line.change.level),
+                "effective_from": line.change.effective_from,
+                "protected_until": line.change.protected_until,
+                "contact_email": terms.contact_email,
+                "dashboard_url": external_url("dashboard.index"),
+            },
+        )
+
+
+def _commit_changes(lines: list[ChangeLine], partners: dict[int, Partner], by: User | None) -> list[ChangeLine]:
+    for line in lines:
+        _apply(partners[line.partner_id], line, by)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another run wrote the same records a moment ago: nothing to add.
+        db.session.rollback()
+        return []
+    return lines
+
+
+def run_annual_qualification(year: int, *, dry_run: bool = False, by: User | None = None) -> list[ChangeLine]:
+    today = clock.today()
+    if year < EARLIEST_YEAR:
+        raise QualificationError(f"{year} is not a year the program can be qualified for.")
+    if today < date(year, 1, 1):
+        raise QualificationError(f"The qualification for {year} runs on or after 1 January {year}.")
+    partners = _partners()
+    ids = sorted(partners)
+    facts = facts_by_partner(ids, date(year - 1, 1, 1), date(year - 1, 12, 31))
+    history = histories(None if len(ids) > 1000 else ids)
+    terms = program_terms()
+    lines = []
+    for partner_id in ids:
+        change = annual_change(year, history.get(partner_id, []), facts[partner_id], terms)
+        if change is not None:
+            previous = level_on(history.get(partner_id, []), date(year, 1, 1))
+            lines.append(ChangeLine(partner_id, partners[partner_id].name, previous and previous.level, change))
+    return lines if dry_run else _commit_changes(lines, partners, by)
+
+
+def run_upgrades(
+    as_of: date, *, dry_run: bool = False, by: User | None = None, partner_ids: list[int] | None = None
+) -> list[ChangeLine]:
+    if as_of > clock.today():
+        raise QualificationError(f"{as_of:%Y-%m-%d} is in the future: upgrades are checked on a day that has come.")
+    if as_of < clock.today() - timedelta(days=MAX_DAYS_BACK):
+        # Further back, the requirements (verified as they stand today) would not tell that day's story.
+        raise QualificationError(f"{as_of:%Y-%m-%d} is more than {MAX_DAYS_BACK} days ago: check a recent day.")
+    partners = _partners(partner_ids)
+    ids = sorted(partners)
+    history = histories(ids if len(ids) <= 1000 else None)
+    candidates = [pid for pid in ids if (current := level_on(history.get(pid, []), as_of)) and current.level != PREMIER]
+    facts = facts_by_partner(candidates, date(as_of.year, 1, 1), as_of) if candidates else {}
+    terms = program_terms()
+    lines = []
+    for partner_id in candidates:
+        change = mid_year_upgrade(as_of, history.get(partner_id, []), facts[partner_id], terms)
+        if change is not None:
+            previous = level_on(history[partner_id], as_of)
+            lines.append(ChangeLine(partner_id, partners[partner_id].name, previous and previous.level, change))
+    return lines if dry_run else _commit_changes(lines, partners, by)
+
+
+def check_upgrade(partner_id: int | None, *, by: User | None = None) -> list[ChangeLine]:
+    """Run the upgrade check for one partner now, after something that could have made it eligible."""
+    if partner_id is None:
+        return []
+    return run_upgrades(clock.today(), partner_ids=[partner_id], by=by)
