@@ -33,6 +33,8 @@ def error_response(code: int, title: str, message: str) -> ResponseReturnValue:
         slug = title.lower().replace(" ", "_")
         if code == 404:
             message = "There is nothing at this address. Check the path against /api/v1/openapi.json."
+        elif code == 405:
+            message = "This endpoint does not accept that method; the Allow header lists the ones it does."
         return jsonify(error={"code": slug, "message": message}), code
     return render_template("errors/error.html", code=code, title=title, message=message), code
 
