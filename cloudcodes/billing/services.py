@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from cloudcodes import clock
 from cloudcodes.billing.commission import RefundTooLarge, commission_for, reversal_for
 from cloudcodes.billing.models import LedgerEntry, Product, Purchase, Refund
 from cloudcodes.extensions import db
@@ -212,7 +211,7 @@ def record_purchase(data: PurchaseInput, request_hash: str) -> Recorded:
     if purchase.commission is not None:
         _accrue(purchase)
         if found.registration is not None and found.registration.converted_at is None:
-            found.registration.converted_at = clock.now()
+            found.registration.converted_at = purchased_at
     db.session.commit()
     if purchase.partner_id is not None:
         # The revenue may have completed the Premier requirements: upgrade now, not at the next batch.

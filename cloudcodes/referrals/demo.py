@@ -38,7 +38,7 @@ def seed_referrals() -> list[tuple[str, str, str]]:
         for code in registration.codes:
             code.created_at -= timedelta(days=60)
     # One registration close to its end, so the dashboard shows a renewal reminder.
-    ending = db.session.scalar(select(DomainRegistration).where(DomainRegistration.domain == "fabrikam.co.uk"))
+    ending = db.session.scalar(select(DomainRegistration).where(DomainRegistration.domain == "xn--bcher-demo-9db.de"))
     ending.expires_at = clock.now() + timedelta(days=6)
     db.session.commit()
     return []
