@@ -32,3 +32,30 @@ class UserFactory(BaseFactory):
 class StaffFactory(UserFactory):
     email = factory.Sequence(lambda n: f"staff{n}@cloudcodes.example")
     role = Role.MANAGER.value
+
+
+def make_partner(
+    name,
+    *,
+    level="reseller",
+    manager=None,
+    owner_email=None,
+    effective_from=None,
+    country="France",
+):
+    """An active partner with its first level record (and an owner, when an address is given), committed."""
+    from cloudcodes.partners.models import MemberRole
+    from cloudcodes.partners.services import add_member, create_partner
+
+    partner = create_partner(
+        name=name,
+        website=f"https://{name.lower().replace(' ', '-')}.example",
+        country=country,
+        level=level,
+        channel_manager=manager,
+        effective_from=effective_from,
+    )
+    if owner_email:
+        add_member(partner, UserFactory(email=owner_email), MemberRole.OWNER)
+    db.session.commit()
+    return partner

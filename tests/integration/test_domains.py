@@ -10,23 +10,12 @@ from sqlalchemy import func, select
 from cloudcodes import clock
 from cloudcodes.audit.models import AuditEvent
 from cloudcodes.extensions import db as _db
-from cloudcodes.partners.models import MemberRole, Partner
-from cloudcodes.partners.services import add_member, create_partner
+from cloudcodes.partners.models import Partner
 from cloudcodes.referrals.models import DomainRegistration, ReferralCode
 from cloudcodes.referrals.services import DomainTaken, issue_code, register_domain
 from tests.conftest import make_test_app
-from tests.factories import UserFactory
+from tests.factories import make_partner
 from tests.support.web import make_staff, staff_client, submit
-
-
-def make_partner(name, *, owner_email=None):
-    partner = create_partner(
-        name=name, website=f"https://{name.lower()}.com", country="France", level="reseller", channel_manager=None
-    )
-    if owner_email:
-        add_member(partner, UserFactory(email=owner_email), MemberRole.OWNER)
-    _db.session.commit()
-    return partner
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from cloudcodes.billing.payouts import PayoutError, close_month, csv_cell, ended
 from cloudcodes.billing.services import PurchaseInput, balance, fingerprint, record_purchase, record_refund
 from cloudcodes.extensions import db as _db
 from cloudcodes.money import Money
-from cloudcodes.partners.models import MemberRole, Partner
-from cloudcodes.partners.services import add_member, create_partner
+from cloudcodes.partners.models import Partner
 from cloudcodes.referrals.services import issue_code, register_domain
+from tests import factories
 from tests.conftest import make_test_app
 from tests.factories import UserFactory
 from tests.support.web import csrf_token, login, make_staff, staff_client, submit
@@ -35,17 +35,7 @@ def usd(text):
 
 
 def make_partner(name, owner_email):
-    partner = create_partner(
-        name=name,
-        website=f"https://{name.lower()}.example",
-        country="France",
-        level="reseller",  # 15 %
-        channel_manager=None,
-        effective_from=date(2025, 1, 1),
-    )
-    add_member(partner, UserFactory(email=owner_email), MemberRole.OWNER)
-    _db.session.commit()
-    return partner.id
+    return factories.make_partner(name, owner_email=owner_email, effective_from=date(2025, 1, 1)).id  # 15 %
 
 
 def code_for(partner_id, domain):
