@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_URL": None,  # messages go to instance/mail/ when unset
     "MAIL_FROM": "CloudCodes Partner Program <partners@cloudcodes.example>",
     "RATELIMIT_STORAGE_URL": "memory://",
+    # Said explicitly: the limiter is one object, and it keeps the last app's choice otherwise.
+    "RATELIMIT_ENABLED": True,
     "SITE_URL": "http://127.0.0.1:5000",
     "HTTPS": False,
     "PROXY_HOPS": 0,  # how many reverse proxies in front set X-Forwarded-For / -Proto
