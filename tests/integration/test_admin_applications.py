@@ -543,3 +543,12 @@ def test_two_approvals_racing_make_one_partner(postgres_database):
         with app.app_context():
             _db.session.remove()
             _db.engine.dispose()
+
+
+def test_the_console_front_page_counts_the_open_work(app):
+    manager = staff(app)
+    create_many(app, 3)
+    client = logged_in(app, manager)
+    page = client.get("/admin/").get_data(as_text=True)
+    assert re.search(r'id="applications-figure">Open applications</h2>\s*<p class="fs-2 fw-semibold mb-1">3<', page)
+    assert "0 assigned to you" in page
