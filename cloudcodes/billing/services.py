@@ -339,7 +339,8 @@ def refund_totals(purchase: Purchase) -> tuple[Money, Money]:
 
 
 def balance(partner_id: int) -> Money:
-    """What CloudCodes owes the partner now: the sum of its payable entries (payouts included)."""
+    """What CloudCodes owes the partner: the sum of its payable entries, payouts included, and including
+    commissions still in their hold (the earnings page shows "payable now" and "pending" apart)."""
     total = db.session.scalar(
         select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
             LedgerEntry.partner_id == partner_id, LedgerEntry.payable.is_(True)

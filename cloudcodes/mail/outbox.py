@@ -9,6 +9,7 @@ queued and is retried later, with a growing pause between attempts.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import smtplib
 import ssl
 import unicodedata
@@ -343,10 +344,16 @@ class _SmtpTransport(_Transport):
             raise _Unreachable(f"Cannot connect to {server}") from error
         try:
             connection.ehlo()
+            encrypted = settings.use_ssl
             if not settings.use_ssl and connection.has_extn("starttls"):
                 connection.starttls(context=ssl.create_default_context())
                 connection.ehlo()
+                encrypted = True
             if settings.username:
+                if not encrypted and not _is_loopback(settings.host):
+                    # Never send the mail password in clear text across a network.
+                    connection.close()
+                    raise _Unreachable(f"{server} offers no encryption (STARTTLS): refusing to send the password")
                 connection.login(settings.username, settings.password or "")
         except (smtplib.SMTPException, OSError) as error:
             connection.close()
@@ -360,3 +367,10 @@ class _SmtpTransport(_Transport):
         with contextlib.suppress(smtplib.SMTPException, OSError):
             connection.quit()
         connection.close()
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
