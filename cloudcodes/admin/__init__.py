@@ -40,4 +40,14 @@ def admin_only(view: Any) -> Any:
     return wrapper
 
 
-from cloudcodes.admin import applications, audit, domains, home, partners, payouts, qualification  # noqa: E402, F401 - the console's pages register on the blueprint
+from cloudcodes.admin import (  # noqa: E402, F401 - the console's pages register on the blueprint
+    applications,
+    audit,
+    domains,
+    home,
+    partners,
+    payouts,
+    qualification,
+    settings,
+    staff,
+)

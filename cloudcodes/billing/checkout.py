@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from cloudcodes import clock
@@ -162,13 +162,18 @@ def confirm(token: str) -> Recorded:
     return record_purchase(data, fingerprint(request))
 
 
+def _receipts() -> URLSafeSerializer:
+    # Not timed: a purchase always has the same receipt address, however often it is confirmed.
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=RECEIPT_SALT)
+
+
 def receipt_token(purchase: Purchase) -> str:
-    return _serializer(RECEIPT_SALT).dumps(purchase.id)
+    return _receipts().dumps(purchase.id)
 
 
 def purchase_for_receipt(token: str) -> Purchase | None:
     try:
-        purchase_id = _serializer(RECEIPT_SALT).loads(token)
+        purchase_id = _receipts().loads(token)
     except BadSignature:
         return None
     return db.session.get(Purchase, purchase_id)

@@ -6,6 +6,7 @@ import dataclasses
 from decimal import Decimal
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from flask import g, has_app_context
 from sqlalchemy import select
 
@@ -57,8 +58,8 @@ def _load_terms() -> ProgramTerms:
 def _validate(terms: ProgramTerms) -> None:
     for name in ("reseller_margin_pct", "premier_margin_pct"):
         value = getattr(terms, name)
-        if not Decimal(0) <= value <= Decimal(100):
-            raise SettingsError(name, "A margin is a percentage between 0 and 100.")
+        if not value.is_finite() or not Decimal(0) <= value <= Decimal(100) or value != value.quantize(Decimal("0.01")):
+            raise SettingsError(name, "A margin is a percentage between 0 and 100, with at most two decimals.")
     if terms.premier_margin_pct < terms.reseller_margin_pct:
         raise SettingsError("premier_margin_pct", "The Premier margin cannot be lower than the Reseller margin.")
     if terms.premier_revenue_commitment.minor < 0:
@@ -74,6 +75,16 @@ def _validate(terms: ProgramTerms) -> None:
     seats = [tier.min_seats for tier in terms.volume_tiers]
     if len(seats) != len(set(seats)) or any(s < 1 for s in seats):
         raise SettingsError("volume_tiers", "Each volume tier needs its own seat count of at least 1.")
+    points = [tier.extra_points for tier in terms.volume_tiers]
+    if any(not p.is_finite() or p < 0 for p in points):
+        raise SettingsError("volume_tiers", "Extra margin points are zero or more.")
+    if terms.premier_margin_pct + max(points, default=Decimal(0)) > 100:
+        # A commission can never be more than the purchase itself.
+        raise SettingsError("volume_tiers", "The Premier margin plus the largest volume points cannot pass 100 %.")
+    try:
+        validate_email(terms.contact_email, check_deliverability=False)
+    except EmailNotValidError:
+        raise SettingsError("contact_email", "Enter a valid contact e-mail address.") from None
 
 
 def update_program_terms(**changes: Any) -> ProgramTerms:
