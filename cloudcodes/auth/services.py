@@ -105,6 +105,14 @@ def set_active(user: User, active: bool, *, by: User | None = None) -> None:
     user.active = active
     if not active:
         end_all_sessions(user)
+        # Links sent before must not come back to life when the account is enabled again.
+        now = clock.now()
+        for token in db.session.scalars(
+            select(PasswordResetToken).where(
+                PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None)
+            )
+        ):
+            token.used_at = now
     record("user.enabled" if active else "user.disabled", actor=by, target=user)
 
 

@@ -529,3 +529,20 @@ def test_the_list_shows_state_searches_and_pages(app, admin, admin_client, count
     with count_queries() as full:
         admin_client.get("/admin/staff")
     assert full.count == small.count  # one page costs the same whatever it shows
+
+
+def test_an_invitation_sent_before_an_account_was_disabled_stays_dead_after_enabling(app):
+    from cloudcodes.auth.models import Role
+    from cloudcodes.auth.services import find_user, set_active
+    from cloudcodes.auth.staff import invite_staff
+
+    with app.app_context():
+        admin = find_user(make_staff(app, role="admin").email)
+        invite_staff("new.manager@cloudcodes.example", "New Manager", Role.MANAGER, by=admin)
+        message = _db.session.scalar(select(OutboxMessage).order_by(OutboxMessage.id.desc()))
+        path = re.search(r"(/reset-password/\S+)", message.text_body).group(1)
+        invited = find_user("new.manager@cloudcodes.example")
+        set_active(invited, False, by=admin)
+        set_active(invited, True, by=admin)
+        _db.session.commit()
+    assert app.test_client().get(path).status_code == 410
