@@ -9,6 +9,7 @@ if any) and a 303 back to the partner. A refusal the service names a field for i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import cast
@@ -324,64 +325,66 @@ def partner_requirement_unverify(partner_id: int, requirement_id: int) -> Respon
     return _back(partner_id)
 
 
+def _record(
+    partner: Partner,
+    key: tuple[str, int | None],
+    form: FlaskForm,
+    perform: Callable[[], tuple[str, list[ChangeLine]]],
+) -> ResponseReturnValue:
+    """One manager action: the form, then the service (``perform``), then its message and any level change."""
+    if not form.validate_on_submit():
+        return _render_detail(partner, 400, key=key, form=form)
+    try:
+        message, lines = perform()
+    except NotYourPartner:
+        abort(403)
+    except RequirementError as error:
+        return _refused(partner.id, error, key, form)
+    flash(message, "success")
+    _flash_changes(lines)
+    return _back(partner.id)
+
+
 @blueprint.post("/partners/<int:partner_id>/business-plans")
 def partner_business_plan(partner_id: int) -> ResponseReturnValue:
     partner = _managed_partner_or_404(partner_id)
     form = BusinessPlanForm(prefix="plan")
     form.use_currency(program_terms().currency)
-    key: tuple[str, int | None] = ("plan", None)
-    if not form.validate_on_submit():
-        return _render_detail(partner, 400, key=key, form=form)
-    commitment = form.commitment_money()
-    try:
+
+    def perform() -> tuple[str, list[ChangeLine]]:
+        commitment = form.commitment_money()
         lines = add_business_plan(
             partner, year=form.year.data, commitment=commitment, summary=form.summary.data or "", by=_user()
         )
-    except NotYourPartner:
-        abort(403)
-    except RequirementError as error:
-        return _refused(partner_id, error, key, form)
-    flash(f"The joint business plan for {form.year.data} ({commitment.format()}) is recorded as approved.", "success")
-    _flash_changes(lines)
-    return _back(partner_id)
+        return f"The joint business plan for {form.year.data} ({commitment.format()}) is recorded as approved.", lines
+
+    return _record(partner, ("plan", None), form, perform)
 
 
 @blueprint.post("/partners/<int:partner_id>/product-pages")
 def partner_product_page(partner_id: int) -> ResponseReturnValue:
     partner = _managed_partner_or_404(partner_id)
     form = ProductPageForm(prefix="page")
-    key: tuple[str, int | None] = ("page", None)
-    if not form.validate_on_submit():
-        return _render_detail(partner, 400, key=key, form=form)
-    try:
+
+    def perform() -> tuple[str, list[ChangeLine]]:
         lines = add_product_page(partner, url=form.url.data or "", by=_user())
-    except NotYourPartner:
-        abort(403)
-    except RequirementError as error:
-        return _refused(partner_id, error, key, form)
-    flash(f"The product page {form.url.data.strip()} is recorded as verified today.", "success")
-    _flash_changes(lines)
-    return _back(partner_id)
+        return f"The product page {form.url.data.strip()} is recorded as verified today.", lines
+
+    return _record(partner, ("page", None), form, perform)
 
 
 @blueprint.post("/partners/<int:partner_id>/campaigns")
 def partner_campaign(partner_id: int) -> ResponseReturnValue:
     partner = _managed_partner_or_404(partner_id)
     form = CampaignForm(prefix="campaign")
-    key: tuple[str, int | None] = ("campaign", None)
-    if not form.validate_on_submit():
-        return _render_detail(partner, 400, key=key, form=form)
-    try:
+
+    def perform() -> tuple[str, list[ChangeLine]]:
         lines = add_campaign(
             partner, name=form.name.data or "", starts_on=form.starts_on.data, ends_on=form.ends_on.data, by=_user()
         )
-    except NotYourPartner:
-        abort(403)
-    except RequirementError as error:
-        return _refused(partner_id, error, key, form)
-    flash(f"The campaign “{form.name.data.strip()}” is recorded as approved.", "success")
-    _flash_changes(lines)
-    return _back(partner_id)
+        return f"The campaign “{form.name.data.strip()}” is recorded as approved.", lines
+
+    return _record(partner, ("campaign", None), form, perform)
 
 
 @blueprint.post("/partners/<int:partner_id>/members/<int:membership_id>/training")
@@ -389,20 +392,13 @@ def partner_member_training(partner_id: int, membership_id: int) -> ResponseRetu
     partner = _managed_partner_or_404(partner_id)
     membership = _membership_of(partner, membership_id)
     form = TrainingForm(prefix=f"training-{membership_id}")
-    key = ("training", membership_id)
-    if not form.validate_on_submit():
-        return _render_detail(partner, 400, key=key, form=form)
-    who = membership.user.display_name
-    completed_on = form.completed_on.data
-    try:
+
+    def perform() -> tuple[str, list[ChangeLine]]:
+        who = membership.user.display_name
+        completed_on = form.completed_on.data
         lines = mark_sales_training(membership, completed_on, by=_user())
-    except NotYourPartner:
-        abort(403)
-    except RequirementError as error:
-        return _refused(partner_id, error, key, form)
-    if completed_on:
-        flash(f"{who} completed the sales training on {completed_on.day} {completed_on:%B %Y}.", "success")
-    else:
-        flash(f"{who}'s sales training date is cleared.", "success")
-    _flash_changes(lines)
-    return _back(partner_id)
+        if completed_on:
+            return f"{who} completed the sales training on {completed_on.day} {completed_on:%B %Y}.", lines
+        return f"{who}'s sales training date is cleared.", lines
+
+    return _record(partner, ("training", membership_id), form, perform)
