@@ -23,7 +23,7 @@ from flask_migrate import upgrade
 
 from cloudcodes import create_app
 from cloudcodes.extensions import db
-from cloudcodes.partners.qualification import facts_by_partner, run_annual_qualification
+from cloudcodes.qualification.services import facts_by_partner, run_annual_qualification
 from tests.support import postgres as pg
 
 YEAR = 2026

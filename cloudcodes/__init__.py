@@ -26,6 +26,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_errorhandlers(app)
     register_template_helpers(app)
     register_commands(app)
+    register_subscribers()
     return app
 
 
@@ -74,36 +75,10 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from cloudcodes import clock
-    from cloudcodes.auth.models import Role
-    from cloudcodes.money import Money
+    from cloudcodes import clock, formatting
     from cloudcodes.program.services import program_terms
-    from cloudcodes.program.terms import format_percent
 
-    @app.template_filter("money")
-    def money_filter(value: Money) -> str:
-        return value.format()
-
-    @app.template_filter("percent")
-    def percent_filter(value: Any) -> str:
-        return f"{format_percent(value)} %"
-
-    @app.template_filter("percent_points")
-    def percent_points_filter(value: Any) -> str:
-        return format_percent(value)
-
-    @app.template_filter("datetime")
-    def datetime_filter(value: Any) -> str:
-        return value.strftime("%d %b %Y, %H:%M UTC") if value else "—"
-
-    @app.template_filter("role_label")
-    def role_label_filter(value: str) -> str:
-        return Role(value).label
-
-    @app.template_filter("totp_groups")
-    def totp_groups_filter(secret: str) -> str:
-        return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
-
+    formatting.register(app)
     app.jinja_env.globals["current_year"] = lambda: clock.today().year
     app.jinja_env.globals["now"] = clock.now
     app.jinja_env.globals["program_terms"] = program_terms
@@ -113,7 +88,7 @@ def register_commands(app: Flask) -> None:
     from cloudcodes.auth.cli import users_cli
     from cloudcodes.demo import demo_cli
     from cloudcodes.mail.cli import outbox_cli
-    from cloudcodes.partners.cli import program_cli
+    from cloudcodes.qualification.cli import program_cli
     from cloudcodes.referrals.cli import domains_cli
 
     app.cli.add_command(demo_cli)
@@ -121,3 +96,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(domains_cli)
     app.cli.add_command(program_cli)
+
+
+def register_subscribers() -> None:
+    """Modules that act on what other packages announce (their signals connect on import)."""
+    from cloudcodes.qualification import services  # noqa: F401 - upgrades partners after their purchases

@@ -8,7 +8,8 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from cloudcodes.program.terms import ProgramTerms, format_percent
+from cloudcodes import formatting
+from cloudcodes.program.terms import ProgramTerms
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 _PLACEHOLDER = re.compile(r"\[\[\s*([a-z_]+)\s*\]\]")
@@ -19,12 +20,12 @@ ALLOWED_TAGS = {"p", "a", "ul", "ol", "li", "strong", "em", "code", "pre", "bloc
 def placeholders(terms: ProgramTerms) -> dict[str, str]:
     """The numbers an FAQ answer may quote, so the text follows the settings."""
     return {
-        "reseller_margin": f"{format_percent(terms.reseller_margin_pct)} %",
-        "premier_margin": f"{format_percent(terms.premier_margin_pct)} %",
-        "premier_commitment": terms.premier_revenue_commitment.format(),
-        "premier_trained_staff": str(terms.premier_trained_sales_staff),
-        "lifetime_days": str(terms.registration_lifetime_days),
-        "hold_days": str(terms.commission_hold_days),
+        "reseller_margin": formatting.percent(terms.reseller_margin_pct),
+        "premier_margin": formatting.percent(terms.premier_margin_pct),
+        "premier_commitment": formatting.money(terms.premier_revenue_commitment),
+        "premier_trained_staff": formatting.number(terms.premier_trained_sales_staff),
+        "lifetime_days": formatting.number(terms.registration_lifetime_days),
+        "hold_days": formatting.number(terms.commission_hold_days),
         "contact_email": terms.contact_email,
     }
 

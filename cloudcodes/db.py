@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, MetaData, String, event
+from sqlalchemy import BigInteger, DateTime, Enum, MetaData, String, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, composite, mapped_column, registry
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, Mapper, composite, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
 
 from cloudcodes.money import Money
@@ -67,6 +68,48 @@ def money_column(prefix: str, *, nullable: bool = False) -> Mapped[Money]:
 
 def _no_amount(minor: int | None, currency: str | None) -> bool:
     return minor is None
+
+
+def enum_column(enum: type[StrEnum], *, name: str, length: int, **column: Any) -> MappedColumn[Any]:
+    """A column holding one of ``enum``'s members: a VARCHAR with a CHECK constraint, on every database.
+
+    The database stores the members' values (``"direct"``), not their names (SQLAlchemy's default).
+    ``name`` names the CHECK constraint (``ck_<table>_<name>`` by the naming convention); ``length``
+    fixes the VARCHAR's size rather than the longest value's, so a new member rarely needs a new type.
+    The attribute always holds a member: a string assigned to it is turned into one, and a string
+    that is no member's value is refused with a ValueError there and then.
+    """
+    return mapped_column(
+        Enum(
+            enum,
+            name=name,
+            length=length,
+            native_enum=False,
+            create_constraint=True,
+            validate_strings=True,
+            values_callable=enum_values,
+        ),
+        **column,
+    )
+
+
+def enum_values(enum: type[StrEnum]) -> list[str]:
+    return [member.value for member in enum]
+
+
+@event.listens_for(Mapper, "mapper_configured")
+def _coerce_enum_attributes(mapper: Mapper[Any], class_: type) -> None:
+    for attribute in mapper.column_attrs:
+        enum = getattr(attribute.columns[0].type, "enum_class", None)
+        if enum is not None and issubclass(enum, StrEnum):
+            event.listen(getattr(class_, attribute.key), "set", _enum_coercer(enum), retval=True)
+
+
+def _enum_coercer(enum: type[StrEnum]) -> Any:
+    def coerce(target: Any, value: Any, old: Any, initiator: Any) -> Any:
+        return value if value is None or isinstance(value, enum) else enum(value)
+
+    return coerce
 
 
 def configure_sqlite(engine: Engine) -> None:

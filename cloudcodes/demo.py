@@ -10,14 +10,14 @@ from collections.abc import Callable
 import click
 from flask.cli import AppGroup
 
+from cloudcodes import formatting
 from cloudcodes.applications.demo import seed_applications
 from cloudcodes.auth.demo import demo_code_command, seed_users
 from cloudcodes.billing.demo import seed_purchases
-from cloudcodes.extensions import db
 from cloudcodes.partners.demo import seed_level_stories, seed_partners
 from cloudcodes.program.services import program_terms
-from cloudcodes.program.terms import format_percent
 from cloudcodes.referrals.demo import seed_referrals
+from cloudcodes.services import transactional
 
 DemoLogin = tuple[str, str, str]  # (role, e-mail, password)
 DemoStep = Callable[[], list[DemoLogin]]
@@ -26,8 +26,8 @@ DemoStep = Callable[[], list[DemoLogin]]
 def seed_program() -> list[DemoLogin]:
     # The migration stores the published terms; reading them here proves they are there.
     terms = program_terms()
-    reseller, premier = format_percent(terms.reseller_margin_pct), format_percent(terms.premier_margin_pct)
-    click.echo(f"Program: Reseller {reseller} %, Premier {premier} %.")
+    reseller, premier = formatting.percent(terms.reseller_margin_pct), formatting.percent(terms.premier_margin_pct)
+    click.echo(f"Program: Reseller {reseller}, Premier {premier}.")
     return []
 
 
@@ -51,8 +51,7 @@ def seed_command() -> None:
     """Load the demo data (idempotent) and print the demo logins."""
     logins: list[DemoLogin] = []
     for step in demo_steps():
-        logins.extend(step())
-        db.session.commit()
+        logins.extend(transactional(step)())
     if logins:
         click.echo("Demo logins:")
         for role, email, password in logins:

@@ -10,6 +10,7 @@ from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
+from cloudcodes import formatting
 from cloudcodes.extensions import db, limiter
 
 ADVICE = {
@@ -60,7 +61,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(RateLimitExceeded)
     def handle_rate_limited(error: RateLimitExceeded) -> ResponseReturnValue:
         retry_after = seconds_until_reset()
-        wait = f"{retry_after // 60 + 1} minutes" if retry_after >= 90 else f"{max(retry_after, 1)} seconds"
+        if retry_after >= 90:
+            wait = formatting.plural(retry_after // 60 + 1, "minute")
+        else:
+            wait = formatting.plural(max(retry_after, 1), "second")
         message = f"Too many attempts. For your security, please wait {wait} and try again."
         response = make_response(error_response(429, "Too Many Requests", message))
         response.headers["Retry-After"] = str(max(retry_after, 1))

@@ -12,7 +12,6 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 # Minor units per major unit for the currencies the program can be run in.  The program runs in
 # USD today; the table keeps formatting and parsing honest if an admin picks another currency.
 MINOR_UNIT_DIGITS = {"USD": 2, "EUR": 2, "GBP": 2, "INR": 2, "AUD": 2, "CAD": 2, "JPY": 0}
-CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "INR": "₹", "AUD": "A$", "CAD": "C$", "JPY": "¥"}
 
 
 class MoneyError(ValueError):
@@ -81,12 +80,10 @@ class Money:
         return Money(int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP)), self.currency)
 
     def format(self) -> str:
-        """``$25,000.00``; the code is added for currencies without a symbol of their own."""
-        digits = minor_digits(self.currency)
-        amount = f"{abs(self.to_decimal()):,.{digits}f}"
-        sign = "-" if self.minor < 0 else ""
-        symbol = CURRENCY_SYMBOLS.get(self.currency)
-        return f"{sign}{symbol}{amount}" if symbol else f"{sign}{amount} {self.currency}"
+        """``$25,000.00``, as people read it: ``cloudcodes.formatting.money`` writes it."""
+        from cloudcodes.formatting import money  # formatting imports this module
+
+        return money(self)
 
     def __str__(self) -> str:
         return self.format()

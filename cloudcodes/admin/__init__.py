@@ -5,24 +5,23 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from cloudcodes.auth.models import Role
+from cloudcodes.web import two_factor_verified
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 @blueprint.before_request
 def require_staff_with_two_factor() -> ResponseReturnValue | None:
-    from cloudcodes.auth.views import TWO_FACTOR_VERIFIED
-
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if not current_user.is_staff:
         abort(404)  # the console does not exist for partner users
-    if not current_user.two_factor_enabled or not session.get(TWO_FACTOR_VERIFIED):
+    if not current_user.two_factor_enabled or not two_factor_verified():
         flash("Set up two-factor authentication before you use the console.", "warning")
         return redirect(url_for("auth.two_factor_setup"))
     return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -20,8 +20,7 @@ from wtforms.fields.choices import SelectChoice
 
 from cloudcodes import clock
 from cloudcodes.admin import blueprint
-from cloudcodes.applications.models import ApplicationMessage, PartnerApplication
-from cloudcodes.applications.review_forms import (
+from cloudcodes.admin.forms.applications import (
     ALL_STATES,
     OPEN,
     ApproveForm,
@@ -30,6 +29,7 @@ from cloudcodes.applications.review_forms import (
     QueueFilterForm,
     RejectForm,
 )
+from cloudcodes.applications.models import ApplicationMessage, PartnerApplication
 from cloudcodes.applications.services import (
     ApplicationError,
     age_cutoff,
@@ -39,11 +39,12 @@ from cloudcodes.applications.services import (
     managers,
     reject,
 )
-from cloudcodes.applications.states import OPEN_STATES, Action, State, TransitionRefused, allowed_actions
+from cloudcodes.applications.states import OPEN_STATES, Action, State, allowed_actions
 from cloudcodes.auth.models import User
 from cloudcodes.extensions import db
 from cloudcodes.partners.models import Partner
 from cloudcodes.program.terms import LEVEL_NAMES, PREMIER, RESELLER
+from cloudcodes.web import current_staff, submit
 
 PER_PAGE = 25
 OPEN_VALUES = [state.value for state in State if state in OPEN_STATES]
@@ -148,10 +149,6 @@ def _application_or_404(application_id: int) -> PartnerApplication:
     return application
 
 
-def _reviewer() -> User:
-    return db.session.get(User, current_user.id)  # type: ignore[return-value]
-
-
 def _manager_choices() -> list[SelectChoice]:
     return [SelectChoice(str(manager.id), f"{manager.display_name} ({manager.email})") for manager in managers()]
 
@@ -223,25 +220,12 @@ def _act(
 ) -> ResponseReturnValue:
     """Validate, perform (returns the success message), and answer the way every action does."""
     application = _application_or_404(application_id)
-    detail = url_for("admin.application_detail", application_id=application.id)
-    if form.validate_on_submit():
-        try:
-            message = perform(application)
-        except TransitionRefused as refused:
-            flash(str(refused), "warning")
-            return redirect(detail, 303)
-        except ApplicationError as error:
-            db.session.rollback()
-            field = getattr(form, error.field or "", None)
-            if field is not None and hasattr(field, "errors"):
-                field.errors = [*field.errors, str(error)]
-            else:
-                form.form_errors.append(str(error))
-            application = _application_or_404(application_id)
-        else:
-            flash(message, "success")
-            return redirect(detail, 303)
-    return _render_detail(application, 400, **{form_name: form})
+    return submit(
+        form,
+        lambda: perform(application),
+        back=url_for("admin.application_detail", application_id=application.id),
+        show=lambda status: _render_detail(_application_or_404(application_id), status, **{form_name: form}),
+    )
 
 
 def _chosen_manager(form: FlaskForm) -> User | None:
@@ -263,7 +247,7 @@ def application_assign(application_id: int) -> ResponseReturnValue:
         manager = _chosen_manager(form)
         if manager is None:  # the form requires a choice; this is only for the type checker
             raise ApplicationError("Choose an active channel sales manager.", field="manager")
-        assign_manager(application, manager, by=_reviewer())
+        assign_manager(application, manager, by=current_staff())
         return f"{application.reference} is assigned to {manager.display_name}."
 
     return _act(application_id, "assign_form", form, perform)
@@ -274,7 +258,7 @@ def application_ask(application_id: int) -> ResponseReturnValue:
     form = QuestionForm(prefix="ask")
 
     def perform(application: PartnerApplication) -> str:
-        ask_question(application, form.question.data or "", by=_reviewer())
+        ask_question(application, form.question.data or "", by=current_staff())
         return f"Your question was e-mailed to {application.contact_email}. The application waits on the applicant."
 
     return _act(application_id, "question_form", form, perform)
@@ -290,7 +274,7 @@ def application_approve(application_id: int) -> ResponseReturnValue:
             level=form.level.data or "",
             manager=_chosen_manager(form),
             note=form.note.data or "",
-            by=_reviewer(),
+            by=current_staff(),
         )
         return (
             f"{application.reference} is approved: {partner.name} is a {LEVEL_NAMES[form.level.data]} partner. "
@@ -305,7 +289,7 @@ def application_reject(application_id: int) -> ResponseReturnValue:
     form = RejectForm(prefix="reject")
 
     def perform(application: PartnerApplication) -> str:
-        reject(application, form.reason.data or "", by=_reviewer())
+        reject(application, form.reason.data or "", by=current_staff())
         return f"{application.reference} is rejected. The reason was e-mailed to {application.contact_email}."
 
     return _act(application_id, "reject_form", form, perform)

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import contextlib
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms.fields.choices import SelectChoice
 
 from cloudcodes import clock
 from cloudcodes.admin import blueprint
+from cloudcodes.admin.forms.domains import DomainFilterForm, ReassignForm, ReleaseForm
 from cloudcodes.extensions import db
 from cloudcodes.partners.models import Partner, PartnerStatus
-from cloudcodes.referrals.admin_forms import DomainFilterForm, ReassignForm, ReleaseForm
 from cloudcodes.referrals.domains import DomainError, normalise_domain
 from cloudcodes.referrals.models import DomainRegistration
-from cloudcodes.referrals.services import ReferralError, reassign, registration_filter, release
+from cloudcodes.referrals.services import reassign, registration_filter, release
+from cloudcodes.web import Done, current_staff, submit
 
 PER_PAGE = 25
 
@@ -68,9 +68,7 @@ def _registration_or_404(registration_id: int) -> DomainRegistration:
 
 def _partner_choices(exclude: int) -> list[SelectChoice]:
     partners = db.session.scalars(
-        select(Partner)
-        .where(Partner.status == PartnerStatus.ACTIVE.value, Partner.id != exclude)
-        .order_by(Partner.name)
+        select(Partner).where(Partner.status == PartnerStatus.ACTIVE, Partner.id != exclude).order_by(Partner.name)
     )
     return [SelectChoice("", "Choose a partner")] + [SelectChoice(str(p.id), p.name) for p in partners]
 
@@ -96,15 +94,18 @@ def domain_detail(registration_id: int) -> ResponseReturnValue:
 def domain_release(registration_id: int) -> ResponseReturnValue:
     registration = _registration_or_404(registration_id)
     form = ReleaseForm(prefix="release")
-    if form.validate_on_submit():
-        try:
-            release(registration, by=current_user, reason=f"Released by staff: {form.reason.data.strip()}")
-        except ReferralError as error:
-            flash(str(error), "warning")
-        else:
-            flash(f"{registration.display} is released; any partner may register it now.", "success")
-        return redirect(url_for("admin.domain_detail", registration_id=registration.id), 303)
-    return _render_detail(registration, 400, release_form=form)
+
+    def perform() -> str:
+        release(registration, by=current_staff(), reason=f"Released by staff: {form.reason.data.strip()}")
+        return f"{registration.display} is released; any partner may register it now."
+
+    return submit(
+        form,
+        perform,
+        back=url_for("admin.domain_detail", registration_id=registration.id),
+        show=lambda status: _render_detail(_registration_or_404(registration_id), status, release_form=form),
+        refusal="flash",
+    )
 
 
 @blueprint.post("/domains/<int:registration_id>/reassign")
@@ -112,16 +113,19 @@ def domain_reassign(registration_id: int) -> ResponseReturnValue:
     registration = _registration_or_404(registration_id)
     form = ReassignForm(prefix="reassign")
     form.partner.choices = _partner_choices(registration.partner_id)
-    if form.validate_on_submit():
+
+    def perform() -> Done:
         target = db.session.get(Partner, int(form.partner.data)) if form.partner.data.isdigit() else None
-        try:
-            if target is None:
-                raise ReferralError("Choose the partner.", field="partner")
-            moved = reassign(registration, target, reason=form.reason.data or "", by=current_user)
-        except ReferralError as error:
-            db.session.rollback()
-            getattr(form, error.field or "reason").errors.append(str(error))
-            return _render_detail(_registration_or_404(registration_id), 400, reassign_form=form)
-        flash(f"{moved.display} now belongs to {target.name}.", "success")
-        return redirect(url_for("admin.domain_detail", registration_id=moved.id), 303)
-    return _render_detail(registration, 400, reassign_form=form)
+        moved = reassign(registration, target, reason=form.reason.data or "", by=current_staff())
+        return Done(
+            f"{moved.display} now belongs to {moved.partner.name}.",
+            to=url_for("admin.domain_detail", registration_id=moved.id),
+        )
+
+    return submit(
+        form,
+        perform,
+        back=url_for("admin.domain_detail", registration_id=registration.id),
+        show=lambda status: _render_detail(_registration_or_404(registration_id), status, reassign_form=form),
+        refusal="field",
+    )

@@ -41,7 +41,7 @@ def overview() -> Overview:
     ).one()
     partners = db.session.execute(
         select(func.count(), func.count().filter(Partner.channel_manager_id == current_user.id)).where(
-            Partner.status == PartnerStatus.ACTIVE.value
+            Partner.status == PartnerStatus.ACTIVE
         )
     ).one()
     purchases = db.session.execute(

@@ -2,7 +2,7 @@
 
 Every staff member may look; acting (verifying, recording a plan, a page, a campaign or a training)
 is for the partner's channel sales manager or an admin (``may_manage``), anyone else gets a 403.
-Each action is a thin view: the form, then ``cloudcodes.partners.requirements`` (which owns the
+Each action is a thin view: the form, then ``cloudcodes.qualification.requirements`` (which owns the
 transaction, the audit event and the upgrade check), then a flash (with the upgrade it triggered,
 if any) and a 303 back to the partner. A refusal the service names a field for is shown next to it.
 """
@@ -12,21 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import cast
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from cloudcodes import clock
+from cloudcodes import clock, formatting
 from cloudcodes.admin import blueprint
-from cloudcodes.auth.models import User
-from cloudcodes.extensions import db
-from cloudcodes.money import Money
-from cloudcodes.partners.forms import (
+from cloudcodes.admin.forms.partners import (
     BusinessPlanForm,
     CampaignForm,
     PartnerFilterForm,
@@ -35,12 +31,15 @@ from cloudcodes.partners.forms import (
     UnverifyForm,
     VerifyForm,
 )
+from cloudcodes.billing.revenue import net_revenue_by_partner
+from cloudcodes.extensions import db
+from cloudcodes.money import Money
 from cloudcodes.partners.levels import LevelRecord, RequirementFacts, level_on
-from cloudcodes.partners.models import Partner, PartnerLevel, PartnerMembership, PartnerRequirement, RequirementKind
-from cloudcodes.partners.qualification import ChangeLine, histories, net_revenue_by_partner, progress
-from cloudcodes.partners.requirements import (
-    NotYourPartner,
-    RequirementError,
+from cloudcodes.partners.models import Partner, PartnerMembership, PartnerRequirement, RequirementKind
+from cloudcodes.partners.services import level_on_column
+from cloudcodes.program.services import program_terms
+from cloudcodes.program.terms import LEVEL_NAMES, ProgramTerms
+from cloudcodes.qualification.requirements import (
     add_business_plan,
     add_campaign,
     add_product_page,
@@ -49,16 +48,12 @@ from cloudcodes.partners.requirements import (
     unverify,
     verify,
 )
-from cloudcodes.program.services import program_terms
-from cloudcodes.program.terms import LEVEL_NAMES, ProgramTerms
+from cloudcodes.qualification.services import ChangeLine, histories, progress
+from cloudcodes.web import Refusal, current_staff, submit
 
 PER_PAGE = 25
 REASON_LABELS = {"approval": "Approval", "upgrade": "Mid-year upgrade", "annual": "Annual qualification"}
 KIND_ORDER = {kind.value: position for position, kind in enumerate(RequirementKind)}
-
-
-def _user() -> User:
-    return cast(User, current_user._get_current_object())  # type: ignore[attr-defined]
 
 
 # --- The list ---------------------------------------------------------------------------------
@@ -90,15 +85,7 @@ def partners() -> ResponseReturnValue:
     if text:
         query = query.where(Partner.name.icontains(text, autoescape=True))
     if form.level.data:
-        level_now = (
-            select(PartnerLevel.level)
-            .where(PartnerLevel.partner_id == Partner.id, PartnerLevel.effective_from <= today)
-            .order_by(PartnerLevel.effective_from.desc())
-            .limit(1)
-            .correlate(Partner)
-            .scalar_subquery()
-        )
-        query = query.where(level_now == form.level.data)
+        query = query.where(level_on_column(today) == form.level.data)
     if form.mine.data:
         query = query.where(Partner.channel_manager_id == current_user.id)
     page = db.paginate(query, per_page=PER_PAGE, error_out=False)
@@ -169,7 +156,7 @@ def _checklist(facts: RequirementFacts, terms: ProgramTerms) -> list[Check]:
         Check(
             "Net revenue this year",
             facts.revenue.minor >= needed.minor,
-            f"{facts.revenue.format()} of {needed.format()}",
+            f"{formatting.money(facts.revenue)} of {formatting.money(needed)}",
         ),
         Check("Trained sales staff", facts.trained_sales_staff >= staff, f"{facts.trained_sales_staff} of {staff}"),
         Check("Joint business plan for the year, approved", facts.joint_business_plan),
@@ -206,7 +193,7 @@ def _render_detail(
         checklist=_checklist(facts, terms),
         level_now=now,
         requirements=requirements,
-        can_manage=may_manage(_user(), partner),
+        can_manage=may_manage(current_staff(), partner),
         level_names=LEVEL_NAMES,
         reason_labels=REASON_LABELS,
         verify_forms={
@@ -239,31 +226,14 @@ def partner_detail(partner_id: int) -> ResponseReturnValue:
 def _managed_partner_or_404(partner_id: int) -> Partner:
     """The partner, for someone who may act on it: 404 if there is none, 403 if it is not theirs."""
     partner = _partner_or_404(partner_id)
-    if not may_manage(_user(), partner):
+    if not may_manage(current_staff(), partner):
         abort(403)
     return partner
 
 
-def _back(partner_id: int) -> ResponseReturnValue:
-    return redirect(url_for("admin.partner_detail", partner_id=partner_id), 303)
-
-
-def _flash_changes(lines: list[ChangeLine]) -> None:
-    for line in lines:
-        flash(f"Level change: {line.describe()}. The partner's notice is queued.", "success")
-
-
-def _refused(
-    partner_id: int, error: RequirementError, key: tuple[str, int | None], form: FlaskForm
-) -> ResponseReturnValue:
-    """The service's refusal on the field it names (400), or above the form when it names none."""
-    db.session.rollback()
-    field = getattr(form, error.field or "", None)
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*field.errors, str(error)]
-    else:
-        form.form_errors.append(str(error))
-    return _render_detail(_partner_or_404(partner_id), 400, key=key, form=form)
+def _changes(message: str, lines: list[ChangeLine]) -> list[str]:
+    """The action's message, then one for each level change it triggered."""
+    return [message, *(f"Level change: {line.describe()}. The partner's notice is queued." for line in lines)]
 
 
 def _requirement_of(partner: Partner, requirement_id: int) -> PartnerRequirement:
@@ -280,69 +250,54 @@ def _membership_of(partner: Partner, membership_id: int) -> PartnerMembership:
     abort(404)
 
 
+def _act(
+    partner: Partner,
+    key: tuple[str, int | None],
+    form: FlaskForm,
+    perform: Callable[[], list[str]],
+    refusal: Refusal = "form",
+) -> ResponseReturnValue:
+    """One manager action: the form, then the service (``perform`` gives the messages), then back to the partner.
+
+    A refusal is shown on the form (400) by default; ``"flash"`` is for actions that only fail when
+    someone acted first (the requirement is already verified), so the page shows where things stand.
+    """
+    partner_id = partner.id
+    return submit(
+        form,
+        perform,
+        back=url_for("admin.partner_detail", partner_id=partner_id),
+        show=lambda status: _render_detail(_partner_or_404(partner_id), status, key=key, form=form),
+        refusal=refusal,
+    )
+
+
 @blueprint.post("/partners/<int:partner_id>/requirements/<int:requirement_id>/verify")
 def partner_requirement_verify(partner_id: int, requirement_id: int) -> ResponseReturnValue:
     partner = _managed_partner_or_404(partner_id)
     requirement = _requirement_of(partner, requirement_id)
-    form = VerifyForm(prefix=f"verify-{requirement_id}")
-    if not form.validate_on_submit():
-        return _render_detail(partner, 400, key=("verify", requirement_id), form=form)
     label = requirement.label
-    try:
-        lines = verify(requirement, by=_user())
-    except NotYourPartner:
-        abort(403)
-    except RequirementError as error:
-        # Already verified (someone acted first): say so and show where things stand.
-        db.session.rollback()
-        flash(str(error), "warning")
-        return _back(partner_id)
-    flash(f"{label} is verified.", "success")
-    _flash_changes(lines)
-    return _back(partner_id)
+
+    def perform() -> list[str]:
+        return _changes(f"{label} is verified.", verify(requirement, by=current_staff()))
+
+    form = VerifyForm(prefix=f"verify-{requirement_id}")
+    return _act(partner, ("verify", requirement_id), form, perform, refusal="flash")
 
 
 @blueprint.post("/partners/<int:partner_id>/requirements/<int:requirement_id>/unverify")
 def partner_requirement_unverify(partner_id: int, requirement_id: int) -> ResponseReturnValue:
     partner = _managed_partner_or_404(partner_id)
     requirement = _requirement_of(partner, requirement_id)
-    form = UnverifyForm(prefix=f"unverify-{requirement_id}")
-    key = ("unverify", requirement_id)
-    if not form.validate_on_submit():
-        return _render_detail(partner, 400, key=key, form=form)
     label = requirement.label
-    try:
-        unverify(requirement, form.reason.data or "", by=_user())
-    except NotYourPartner:
-        abort(403)
-    except RequirementError as error:
-        if error.field is None:  # not verified any more: someone acted first
-            db.session.rollback()
-            flash(str(error), "warning")
-            return _back(partner_id)
-        return _refused(partner_id, error, key, form)
-    flash(f"{label} is no longer verified. The reason is kept with it.", "success")
-    return _back(partner_id)
+    form = UnverifyForm(prefix=f"unverify-{requirement_id}")
 
+    def perform() -> list[str]:
+        unverify(requirement, form.reason.data or "", by=current_staff())
+        return [f"{label} is no longer verified. The reason is kept with it."]
 
-def _record(
-    partner: Partner,
-    key: tuple[str, int | None],
-    form: FlaskForm,
-    perform: Callable[[], tuple[str, list[ChangeLine]]],
-) -> ResponseReturnValue:
-    """One manager action: the form, then the service (``perform``), then its message and any level change."""
-    if not form.validate_on_submit():
-        return _render_detail(partner, 400, key=key, form=form)
-    try:
-        message, lines = perform()
-    except NotYourPartner:
-        abort(403)
-    except RequirementError as error:
-        return _refused(partner.id, error, key, form)
-    flash(message, "success")
-    _flash_changes(lines)
-    return _back(partner.id)
+    # Without a field, the refusal means it is not verified any more: someone acted first.
+    return _act(partner, ("unverify", requirement_id), form, perform, refusal="field")
 
 
 @blueprint.post("/partners/<int:partner_id>/business-plans")
@@ -351,14 +306,15 @@ def partner_business_plan(partner_id: int) -> ResponseReturnValue:
     form = BusinessPlanForm(prefix="plan")
     form.use_currency(program_terms().currency)
 
-    def perform() -> tuple[str, list[ChangeLine]]:
+    def perform() -> list[str]:
         commitment = form.commitment_money()
         lines = add_business_plan(
-            partner, year=form.year.data, commitment=commitment, summary=form.summary.data or "", by=_user()
+            partner, year=form.year.data, commitment=commitment, summary=form.summary.data or "", by=current_staff()
         )
-        return f"The joint business plan for {form.year.data} ({commitment.format()}) is recorded as approved.", lines
+        money = formatting.money(commitment)
+        return _changes(f"The joint business plan for {form.year.data} ({money}) is recorded as approved.", lines)
 
-    return _record(partner, ("plan", None), form, perform)
+    return _act(partner, ("plan", None), form, perform)
 
 
 @blueprint.post("/partners/<int:partner_id>/product-pages")
@@ -366,11 +322,11 @@ def partner_product_page(partner_id: int) -> ResponseReturnValue:
     partner = _managed_partner_or_404(partner_id)
     form = ProductPageForm(prefix="page")
 
-    def perform() -> tuple[str, list[ChangeLine]]:
-        lines = add_product_page(partner, url=form.url.data or "", by=_user())
-        return f"The product page {form.url.data.strip()} is recorded as verified today.", lines
+    def perform() -> list[str]:
+        lines = add_product_page(partner, url=form.url.data or "", by=current_staff())
+        return _changes(f"The product page {form.url.data.strip()} is recorded as verified today.", lines)
 
-    return _record(partner, ("page", None), form, perform)
+    return _act(partner, ("page", None), form, perform)
 
 
 @blueprint.post("/partners/<int:partner_id>/campaigns")
@@ -378,13 +334,17 @@ def partner_campaign(partner_id: int) -> ResponseReturnValue:
     partner = _managed_partner_or_404(partner_id)
     form = CampaignForm(prefix="campaign")
 
-    def perform() -> tuple[str, list[ChangeLine]]:
+    def perform() -> list[str]:
         lines = add_campaign(
-            partner, name=form.name.data or "", starts_on=form.starts_on.data, ends_on=form.ends_on.data, by=_user()
+            partner,
+            name=form.name.data or "",
+            starts_on=form.starts_on.data,
+            ends_on=form.ends_on.data,
+            by=current_staff(),
         )
-        return f"The campaign “{form.name.data.strip()}” is recorded as approved.", lines
+        return _changes(f"The campaign “{form.name.data.strip()}” is recorded as approved.", lines)
 
-    return _record(partner, ("campaign", None), form, perform)
+    return _act(partner, ("campaign", None), form, perform)
 
 
 @blueprint.post("/partners/<int:partner_id>/members/<int:membership_id>/training")
@@ -393,12 +353,12 @@ def partner_member_training(partner_id: int, membership_id: int) -> ResponseRetu
     membership = _membership_of(partner, membership_id)
     form = TrainingForm(prefix=f"training-{membership_id}")
 
-    def perform() -> tuple[str, list[ChangeLine]]:
+    def perform() -> list[str]:
         who = membership.user.display_name
         completed_on = form.completed_on.data
-        lines = mark_sales_training(membership, completed_on, by=_user())
+        lines = mark_sales_training(membership, completed_on, by=current_staff())
         if completed_on:
-            return f"{who} completed the sales training on {completed_on.day} {completed_on:%B %Y}.", lines
-        return f"{who}'s sales training date is cleared.", lines
+            return _changes(f"{who} completed the sales training on {formatting.date(completed_on)}.", lines)
+        return _changes(f"{who}'s sales training date is cleared.", lines)
 
-    return _record(partner, ("training", membership_id), form, perform)
+    return _act(partner, ("training", membership_id), form, perform)

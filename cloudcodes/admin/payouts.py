@@ -7,22 +7,19 @@ rules), then a flash and a 303. Channel managers have no access (``admin_only``)
 from __future__ import annotations
 
 from datetime import date
-from typing import cast
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms.fields.choices import SelectChoice
 
-from cloudcodes import clock
+from cloudcodes import clock, formatting
 from cloudcodes.admin import admin_only, blueprint
+from cloudcodes.admin.forms.payouts import ALL, PAID, UNPAID, CloseMonthForm, MarkPaidForm, StatementFilterForm
 from cloudcodes.auth.models import User
 from cloudcodes.billing.models import LedgerEntry, PayoutStatement
-from cloudcodes.billing.payout_forms import ALL, PAID, UNPAID, CloseMonthForm, MarkPaidForm, StatementFilterForm
 from cloudcodes.billing.payouts import (
-    PayoutError,
     close_month,
     ended_months,
     mark_paid,
@@ -34,12 +31,9 @@ from cloudcodes.extensions import db
 from cloudcodes.money import Money
 from cloudcodes.partners.models import Partner
 from cloudcodes.program.services import program_terms
+from cloudcodes.web import Done, current_staff, submit
 
 PER_PAGE = 25
-
-
-def _user() -> User:
-    return cast(User, current_user._get_current_object())  # type: ignore[attr-defined]
 
 
 def _month_choices() -> list[SelectChoice]:
@@ -55,7 +49,7 @@ def _month_choices() -> list[SelectChoice]:
     choices = [SelectChoice("", "Choose a month")]
     for month in months:
         count = closed.get(month, 0)
-        note = f" (closed: {count} statement{'s' if count != 1 else ''})" if count else ""
+        note = f" (closed: {formatting.plural(count, 'statement')})" if count else ""
         choices.append(SelectChoice(month.isoformat(), month_label(month) + note))
     return choices
 
@@ -111,30 +105,24 @@ def payouts_close() -> ResponseReturnValue:
     form.month.choices = _month_choices()
     if not form.validate_on_submit():
         return _render_list(form, 400)
-    period = date.fromisoformat(form.month.data)
-    try:
-        statements = close_month(period, by=_user())
-    except PayoutError as error:
-        if error.field == "month":
-            form.month.errors = [*form.month.errors, str(error)]
-        else:
-            form.form_errors.append(str(error))
-        return _render_list(form, 400)
-    label = month_label(period)
-    if statements:
+
+    def perform() -> Done:
+        period = date.fromisoformat(form.month.data)
+        statements = close_month(period, by=current_staff())
+        label = month_label(period)
+        if not statements:
+            return Done(
+                f"{label} is closed with nothing new to pay: no partner has commissions payable by its end that "
+                "are not on a statement yet (amounts that net to zero or less carry over to a later month).",
+                category="info",
+            )
         total = Money(sum(s.total.minor for s in statements), statements[0].total.currency)
-        flash(
-            f"{label} is closed: {len(statements)} statement{'s' if len(statements) != 1 else ''} "
-            f"for {total.format()} in all. Mark each one paid once the money is sent.",
-            "success",
+        return Done(
+            f"{label} is closed: {formatting.plural(len(statements), 'statement')} "
+            f"for {formatting.money(total)} in all. Mark each one paid once the money is sent."
         )
-    else:
-        flash(
-            f"{label} is closed with nothing new to pay: no partner has commissions payable by its end that are "
-            "not on a statement yet (amounts that net to zero or less carry over to a later month).",
-            "info",
-        )
-    return redirect(url_for("admin.payouts"), 303)
+
+    return submit(form, perform, back=url_for("admin.payouts"), show=lambda status: _render_list(form, status))
 
 
 def _statement_or_404(statement_id: int) -> PayoutStatement:
@@ -182,21 +170,20 @@ def payout_detail(statement_id: int) -> ResponseReturnValue:
 def payout_mark_paid(statement_id: int) -> ResponseReturnValue:
     statement = _statement_or_404(statement_id)
     form = MarkPaidForm()
-    if not form.validate_on_submit():
-        return _render_detail(statement, form, 400)
-    try:
-        mark_paid(statement, reference=form.reference.data, by=_user())
-    except PayoutError as error:
-        if error.field == "reference":
-            form.reference.errors = [*form.reference.errors, str(error)]
-            return _render_detail(_statement_or_404(statement_id), form, 400)
-        flash(str(error), "warning")
-        return redirect(url_for("admin.payout_detail", statement_id=statement_id), 303)
-    partner = statement.partner
-    flash(
-        f"The statement of {partner.name} for {month_label(statement.period_start)} is marked as paid "
-        f"(reference {statement.payment_reference}). {partner.name}'s balance is now "
-        f"{balance(partner.id).format()}.",
-        "success",
+
+    def perform() -> str:
+        mark_paid(statement, reference=form.reference.data, by=current_staff())
+        partner = statement.partner
+        return (
+            f"The statement of {partner.name} for {month_label(statement.period_start)} is marked as paid "
+            f"(reference {statement.payment_reference}). {partner.name}'s balance is now "
+            f"{formatting.money(balance(partner.id))}."
+        )
+
+    return submit(
+        form,
+        perform,
+        back=url_for("admin.payout_detail", statement_id=statement_id),
+        show=lambda status: _render_detail(_statement_or_404(statement_id), form, status),
+        refusal="field",
     )
-    return redirect(url_for("admin.payout_detail", statement_id=statement_id), 303)

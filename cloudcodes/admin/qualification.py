@@ -10,34 +10,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import cast
 
 from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 from flask_wtf import FlaskForm
 
+from cloudcodes import formatting
 from cloudcodes.admin import admin_only, blueprint
-from cloudcodes.auth.models import User
-from cloudcodes.partners.forms import (
+from cloudcodes.admin.forms.qualification import (
     AnnualQualificationForm,
     RunAnnualQualificationForm,
     RunUpgradesForm,
     UpgradesForm,
 )
-from cloudcodes.partners.qualification import (
+from cloudcodes.qualification.services import (
     ChangeLine,
     QualificationError,
     run_annual_qualification,
     run_upgrades,
 )
+from cloudcodes.web import current_staff
 
 PREVIEW_LIMIT = 200  # lines shown on the page; the CLI's --dry-run lists them all
 FLASH_LIMIT = 10  # lines flashed after a run (the flash lives in the session cookie)
-
-
-def _user() -> User:
-    return cast(User, current_user._get_current_object())  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -65,7 +60,7 @@ def _render(
 
 
 def _plural(count: int) -> str:
-    return f"{count} partner{'s' if count != 1 else ''}"
+    return formatting.plural(count, "partner")
 
 
 def _flash_run(title: str, lines: list[ChangeLine]) -> None:
@@ -90,7 +85,7 @@ def _annual_title(year: int) -> str:
 
 
 def _annual_preview(year: int, run_form: RunAnnualQualificationForm | None = None) -> Preview:
-    lines = run_annual_qualification(year, dry_run=True, by=_user())
+    lines = run_annual_qualification(year, dry_run=True, by=current_staff())
     run_form = run_form or RunAnnualQualificationForm(prefix="run-annual", formdata=None, year=str(year))
     return Preview("annual", _annual_title(year), lines, run_form)
 
@@ -126,7 +121,7 @@ def qualification_annual_run() -> ResponseReturnValue:
         if not form.validate_on_submit():
             annual_form = AnnualQualificationForm(prefix="annual", formdata=None, year=year)
             return _render(400, annual_form=annual_form, preview=_annual_preview(year, form))
-        lines = run_annual_qualification(year, by=_user())
+        lines = run_annual_qualification(year, by=current_staff())
     except QualificationError as error:
         return _annual_refused(year, error)
     _flash_run(_annual_title(year), lines)
@@ -137,11 +132,11 @@ def qualification_annual_run() -> ResponseReturnValue:
 
 
 def _upgrades_title(as_of: date) -> str:
-    return f"Mid-year upgrades as of {as_of.day} {as_of:%B %Y}"
+    return f"Mid-year upgrades as of {formatting.date(as_of)}"
 
 
 def _upgrades_preview(as_of: date, run_form: RunUpgradesForm | None = None) -> Preview:
-    lines = run_upgrades(as_of, dry_run=True, by=_user())
+    lines = run_upgrades(as_of, dry_run=True, by=current_staff())
     run_form = run_form or RunUpgradesForm(prefix="run-upgrades", formdata=None, as_of=as_of.isoformat())
     return Preview("upgrades", _upgrades_title(as_of), lines, run_form)
 
@@ -179,7 +174,7 @@ def qualification_upgrades_run() -> ResponseReturnValue:
         if not form.validate_on_submit():
             upgrades_form = UpgradesForm(prefix="upgrades", formdata=None, as_of=as_of)
             return _render(400, upgrades_form=upgrades_form, preview=_upgrades_preview(as_of, form))
-        lines = run_upgrades(as_of, by=_user())
+        lines = run_upgrades(as_of, by=current_staff())
     except QualificationError as error:
         return _upgrades_refused(as_of, error)
     _flash_run(_upgrades_title(as_of), lines)

@@ -8,23 +8,19 @@ channel managers get 403.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, cast
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user
 
 from cloudcodes.admin import admin_only, blueprint
-from cloudcodes.audit.services import record
-from cloudcodes.auth.models import User
+from cloudcodes.admin.forms.faq import DeleteFaqForm, FaqForm, MoveFaqForm
+from cloudcodes.admin.forms.settings import ProgramSettingsForm, display, shown_json
 from cloudcodes.content import render_markdown
 from cloudcodes.extensions import db
-from cloudcodes.program.forms import ProgramSettingsForm, describe, display, shown_json, snapshot
-from cloudcodes.program.models import ProgramSettings
-from cloudcodes.program.services import SETTINGS_ID, SettingsError, program_terms, update_program_terms
+from cloudcodes.program.services import program_terms, update_program_terms
 from cloudcodes.program.terms import ProgramTerms
 from cloudcodes.public.faq_admin import (
-    FaqError,
     available_placeholders,
     create_entry,
     delete_entry,
@@ -32,14 +28,10 @@ from cloudcodes.public.faq_admin import (
     ordered_entries,
     update_entry,
 )
-from cloudcodes.public.forms import DeleteFaqForm, FaqForm, MoveFaqForm
 from cloudcodes.public.models import FaqEntry
+from cloudcodes.web import Done, current_staff, submit
 
 SAVED = "The program settings are saved; they apply from now on and never change past commissions."
-
-
-def _user() -> User:
-    return cast(User, current_user._get_current_object())  # type: ignore[attr-defined]
 
 
 # --- Program settings ---------------------------------------------------------------------------
@@ -92,25 +84,14 @@ def settings() -> ResponseReturnValue:
     if not form.confirm.data:
         form.confirm.errors.append("Tick the box to apply the changes.")
         return _render_settings(form, terms, 400)
-    before = snapshot(terms)
-    # Recorded first so that it commits with the settings, in the service's one transaction.
-    record(
-        "program.settings_changed",
-        actor=_user(),
-        target=db.session.get(ProgramSettings, SETTINGS_ID),
-        details={name: {"before": before[name], "after": describe(name, value)} for name, value in changes.items()},
+
+    def perform() -> str:
+        update_program_terms(by=current_staff(), **changes)
+        return SAVED
+
+    return submit(
+        form, perform, back=url_for("admin.settings"), show=lambda status: _render_settings(form, terms, status)
     )
-    try:
-        update_program_terms(**changes)
-    except SettingsError as error:
-        db.session.rollback()
-        if error.field == "volume_tiers":
-            form.tier_errors.append(str(error))
-        else:
-            getattr(form, error.field).errors.append(str(error))
-        return _render_settings(form, terms, 400)
-    flash(SAVED, "success")
-    return redirect(url_for("admin.settings"), 303)
 
 
 # --- FAQ ------------------------------------------------------------------------------------------
@@ -158,16 +139,14 @@ def faq() -> ResponseReturnValue:
 @admin_only
 def faq_new() -> ResponseReturnValue:
     form = FaqForm()
-    if not form.validate_on_submit():
-        return _render_edit(form, status=400 if form.is_submitted() else 200)
-    try:
-        entry = create_entry(form.to_input(), by=_user())
-    except FaqError as error:
-        db.session.rollback()
-        getattr(form, error.field or "question").errors.append(str(error))
-        return _render_edit(form, status=400)
-    flash(_saved_message(entry, "saved"), "success")
-    return redirect(url_for("admin.faq_edit", entry_id=entry.id), 303)
+    if request.method == "GET":
+        return _render_edit(form)
+
+    def perform() -> Done:
+        entry = create_entry(form.to_input(), by=current_staff())
+        return Done(_saved_message(entry, "saved"), to=url_for("admin.faq_edit", entry_id=entry.id))
+
+    return submit(form, perform, back=url_for("admin.faq"), show=lambda status: _render_edit(form, status=status))
 
 
 @blueprint.route("/faq/<int:entry_id>/edit", methods=["GET", "POST"])
@@ -175,19 +154,20 @@ def faq_new() -> ResponseReturnValue:
 def faq_edit(entry_id: int) -> ResponseReturnValue:
     entry = _entry_or_404(entry_id)
     form = FaqForm(obj=entry)
-    if not form.validate_on_submit():
-        return _render_edit(form, entry, 400 if form.is_submitted() else 200)
-    try:
-        changes = update_entry(entry, form.to_input(), by=_user())
-    except FaqError as error:
-        db.session.rollback()
-        getattr(form, error.field or "question").errors.append(str(error))
-        return _render_edit(form, _entry_or_404(entry_id), 400)
-    if changes:
-        flash(_saved_message(entry, "saved"), "success")
-    else:
-        flash("Nothing changed: the question is as it was.", "info")
-    return redirect(url_for("admin.faq_edit", entry_id=entry.id), 303)
+    if request.method == "GET":
+        return _render_edit(form, entry)
+
+    def perform() -> Done:
+        if update_entry(entry, form.to_input(), by=current_staff()):
+            return Done(_saved_message(entry, "saved"))
+        return Done("Nothing changed: the question is as it was.", category="info")
+
+    return submit(
+        form,
+        perform,
+        back=url_for("admin.faq_edit", entry_id=entry_id),
+        show=lambda status: _render_edit(form, _entry_or_404(entry_id), status),
+    )
 
 
 @blueprint.post("/faq/<int:entry_id>/move")
@@ -195,17 +175,16 @@ def faq_edit(entry_id: int) -> ResponseReturnValue:
 def faq_move(entry_id: int) -> ResponseReturnValue:
     entry = _entry_or_404(entry_id)
     form = MoveFaqForm()
+    back = url_for("admin.faq", _anchor=f"faq-{entry_id}")
     if not form.validate_on_submit():
         flash("The question was not moved: the page had expired. Try again.", "warning")
         return redirect(url_for("admin.faq"), 303)
-    try:
-        move_entry(entry, form.direction.data, by=_user())
-    except FaqError as error:
-        db.session.rollback()
-        flash(str(error), "warning")
-    else:
-        flash(f"Moved {form.direction.data}: {entry.question}", "success")
-    return redirect(url_for("admin.faq", _anchor=f"faq-{entry_id}"), 303)
+
+    def perform() -> str:
+        move_entry(entry, form.direction.data, by=current_staff())
+        return f"Moved {form.direction.data}: {entry.question}"
+
+    return submit(form, perform, back=back, show=lambda status: redirect(back, 303), refusal="flash")
 
 
 @blueprint.post("/faq/<int:entry_id>/delete")
@@ -213,9 +192,15 @@ def faq_move(entry_id: int) -> ResponseReturnValue:
 def faq_delete(entry_id: int) -> ResponseReturnValue:
     entry = _entry_or_404(entry_id)
     delete_form = DeleteFaqForm(prefix="delete")
-    if not delete_form.validate_on_submit():
-        return _render_edit(FaqForm(formdata=None, obj=entry), entry, 400, delete_form=delete_form)
     question = entry.question
-    delete_entry(entry, by=_user())
-    flash(f"The question “{question}” is deleted.", "success")
-    return redirect(url_for("admin.faq"), 303)
+
+    def perform() -> str:
+        delete_entry(entry, by=current_staff())
+        return f"The question “{question}” is deleted."
+
+    return submit(
+        delete_form,
+        perform,
+        back=url_for("admin.faq"),
+        show=lambda status: _render_edit(FaqForm(formdata=None, obj=entry), entry, status, delete_form=delete_form),
+    )

@@ -1,6 +1,6 @@
 """Staff accounts in the console, for administrators only: the list, inviting, and one person's page.
 
-Each action is a thin view: its form, then ``cloudcodes.auth.staff`` (which checks the rules,
+Each action is a thin view: its form, then ``cloudcodes.admin.services.staff`` (which checks the rules,
 audits and commits), then a flash and a 303 back to the person's page. A refusal the service
 names a field for is shown next to that field (400); any other refusal is a warning flash.
 Partner users are not staff: their ids answer 404 here.
@@ -9,32 +9,15 @@ Partner users are not staff: their ids answer 404 here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
 
 from cloudcodes.admin import admin_only, blueprint
-from cloudcodes.applications.models import PartnerApplication
-from cloudcodes.applications.states import OPEN_STATES
-from cloudcodes.audit.models import AuditEvent
-from cloudcodes.auth.models import STAFF_ROLES, PasswordResetToken, Role, User
-from cloudcodes.auth.services import AccountError
-from cloudcodes.auth.staff import (
-    INVITATION_DAYS,
-    change_role,
-    disable,
-    enable,
-    handover,
-    invite_staff,
-    role_with_article,
-)
-from cloudcodes.auth.staff import resend_invitation as resend_invitation_service
-from cloudcodes.auth.staff import reset_two_factor as reset_two_factor_service
-from cloudcodes.auth.staff_forms import (
+from cloudcodes.admin.forms.staff import (
     ChangeRoleForm,
     DisableStaffForm,
     EnableStaffForm,
@@ -43,17 +26,29 @@ from cloudcodes.auth.staff_forms import (
     ResetTwoFactorForm,
     StaffSearchForm,
 )
+from cloudcodes.admin.services.staff import (
+    INVITATION_DAYS,
+    change_role,
+    disable,
+    enable,
+    handover,
+    invite_staff,
+    role_with_article,
+)
+from cloudcodes.admin.services.staff import resend_invitation as resend_invitation_service
+from cloudcodes.admin.services.staff import reset_two_factor as reset_two_factor_service
+from cloudcodes.applications.models import PartnerApplication
+from cloudcodes.applications.states import OPEN_STATES
+from cloudcodes.audit.models import AuditEvent
+from cloudcodes.auth.models import STAFF_ROLES, PasswordResetToken, Role, User
 from cloudcodes.extensions import db
 from cloudcodes.partners.models import Partner
+from cloudcodes.web import Done, current_staff, submit
 
 PER_PAGE = 25
 HANDOVER_SHOWN = 20  # partners / applications listed on a person's page; the rest are counted
 HISTORY_SHOWN = 15
 STAFF_ROLE_VALUES = sorted(role.value for role in STAFF_ROLES)
-
-
-def _admin() -> User:
-    return cast(User, current_user._get_current_object())  # type: ignore[attr-defined]
 
 
 def _staff_or_404(user_id: int) -> User:
@@ -99,22 +94,16 @@ def staff() -> ResponseReturnValue:
 @admin_only
 def staff_invite() -> ResponseReturnValue:
     form = InviteStaffForm()
-    if form.validate_on_submit():
-        try:
-            user = invite_staff(form.email.data or "", form.full_name.data or "", form.role.data, by=_admin())
-        except AccountError as error:
-            if error.field and error.field in form:
-                form[error.field].errors.append(str(error))
-            else:
-                form.form_errors.append(str(error))
-        else:
-            flash(
-                f"Invitation sent to {user.email}. They choose a password through the link in it "
-                f"(valid for {INVITATION_DAYS} days), then set up two-factor authentication at their first login.",
-                "success",
-            )
-            return redirect(url_for("admin.staff_detail", user_id=user.id), 303)
-    return _render_list(form, 400)
+
+    def perform() -> Done:
+        user = invite_staff(form.email.data or "", form.full_name.data or "", form.role.data, by=current_staff())
+        return Done(
+            f"Invitation sent to {user.email}. They choose a password through the link in it "
+            f"(valid for {INVITATION_DAYS} days), then set up two-factor authentication at their first login.",
+            to=url_for("admin.staff_detail", user_id=user.id),
+        )
+
+    return submit(form, perform, back=url_for("admin.staff"), show=lambda status: _render_list(form, status))
 
 
 # --- One person -------------------------------------------------------------------------------
@@ -175,19 +164,18 @@ def staff_detail(user_id: int) -> ResponseReturnValue:
 
 
 def _act(user: User, form: FlaskForm, form_name: str, action: Callable[[], str]) -> ResponseReturnValue:
-    """Validate ``form``, run ``action`` (which returns the success message), then flash and go back."""
-    if not form.validate_on_submit():
-        return _render_detail(user, 400, **{form_name: form})
-    try:
-        message = action()
-    except AccountError as error:
-        if error.field and error.field in form:
-            form[error.field].errors.append(str(error))
-            return _render_detail(user, 400, **{form_name: form})
-        flash(str(error), "warning")
-    else:
-        flash(message, "success")
-    return redirect(url_for("admin.staff_detail", user_id=user.id), 303)
+    """Validate ``form``, run ``action`` (which returns the success message), then flash and go back.
+
+    A refusal on one of the form's fields is shown there; any other is a warning on the person's page.
+    """
+    user_id = user.id
+    return submit(
+        form,
+        action,
+        back=url_for("admin.staff_detail", user_id=user_id),
+        show=lambda status: _render_detail(_staff_or_404(user_id), status, **{form_name: form}),
+        refusal="field",
+    )
 
 
 @blueprint.post("/staff/<int:user_id>/role")
@@ -197,7 +185,7 @@ def staff_role(user_id: int) -> ResponseReturnValue:
     form = ChangeRoleForm(prefix="role")
 
     def action() -> str:
-        new_role = change_role(user, form.role.data, by=_admin())
+        new_role = change_role(user, form.role.data, by=current_staff())
         return f"{user.display_name} is now {role_with_article(new_role)}."
 
     return _act(user, form, "role_form", action)
@@ -210,7 +198,7 @@ def staff_disable(user_id: int) -> ResponseReturnValue:
     form = DisableStaffForm(prefix="disable")
 
     def action() -> str:
-        left = disable(user, by=_admin())
+        left = disable(user, by=current_staff())
         message = f"{user.display_name}'s account is disabled and all their sessions have ended."
         if left.needed:
             message += (
@@ -229,7 +217,7 @@ def staff_enable(user_id: int) -> ResponseReturnValue:
     form = EnableStaffForm(prefix="enable")
 
     def action() -> str:
-        enable(user, by=_admin())
+        enable(user, by=current_staff())
         return f"{user.display_name}'s account is enabled again; they can log in."
 
     return _act(user, form, "enable_form", action)
@@ -242,7 +230,7 @@ def staff_reset_two_factor(user_id: int) -> ResponseReturnValue:
     form = ResetTwoFactorForm(prefix="reset")
 
     def action() -> str:
-        reset_two_factor_service(user, by=_admin())
+        reset_two_factor_service(user, by=current_staff())
         return (
             f"Two-factor authentication of {user.display_name} is reset and all their sessions have ended. "
             "They set it up again right after their next login with their password."
@@ -258,7 +246,7 @@ def staff_resend_invitation(user_id: int) -> ResponseReturnValue:
     form = ResendInvitationForm(prefix="resend")
 
     def action() -> str:
-        resend_invitation_service(user, by=_admin())
+        resend_invitation_service(user, by=current_staff())
         return (
             f"A new invitation is on its way to {user.email}, valid for {INVITATION_DAYS} days; "
             "the earlier links no longer work."

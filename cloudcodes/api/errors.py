@@ -15,6 +15,7 @@ from flask import Blueprint, Response, jsonify
 from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
+from cloudcodes.api import schemas
 from cloudcodes.errors import seconds_until_reset
 from cloudcodes.extensions import db
 
@@ -39,10 +40,8 @@ class ApiError(Exception):
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if field is not None:
-        error["field"] = field
-    return {"error": error}
+    detail = schemas.ErrorDetail.model_construct(code=code, message=message, field=field)
+    return schemas.Error.model_construct(error=detail).model_dump(mode="json", exclude_none=True)
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> Response:

@@ -1,40 +1,32 @@
 """The API's description of itself, served at ``GET /api/v1/openapi.json`` (OpenAPI 3.1).
 
-Built by ``document()`` from one function per area, so each new endpoint adds its paths and
-schemas next to the others and the document keeps matching what the API does.
+The bodies' schemas are generated from the models in ``cloudcodes.api.schemas``, so they cannot
+drift from what the API reads and answers. What no model knows is written here: the info, the
+signature scheme, and each path with its parameters, examples, status codes and error codes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from cloudcodes.api.purchases import (
-    AMOUNT_PATTERN,
-    CURRENCIES,
-    CURRENCY_PATTERN,
-    ID_PATTERN,
-    MAX_DOMAIN_INPUT,
-    MAX_ID_LENGTH,
-    MAX_SEATS,
-    MAX_SKU_LENGTH,
-    WRITE_LIMIT,
-)
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
+from pydantic_core import CoreSchema
+
+from cloudcodes.api import schemas
+from cloudcodes.api.purchases import WRITE_LIMIT
 from cloudcodes.api.referral_codes import REFERRAL_CODE_LIMIT
 from cloudcodes.api.signatures import HEADER, TOLERANCE
 from cloudcodes.referrals.codes import EXAMPLE_CODE
 
-REASONS = [
-    "ok",
-    "typo",
-    "unknown",
-    "revoked",
-    "expired",
-    "domain_mismatch",
-    "partner_suspended",
-    "invalid_domain",
-    "wrong_length",
-    "bad_characters",
-    "empty",
+# Each model and how it is used: a request is read (validation), an answer written (serialization).
+BODIES: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+    (schemas.PurchaseRequest, "validation"),
+    (schemas.RefundRequest, "validation"),
+    (schemas.Purchase, "serialization"),
+    (schemas.Refund, "serialization"),
+    (schemas.CodeCheck, "serialization"),
+    (schemas.Error, "serialization"),
 ]
 SIGNATURE_ERRORS = ["missing_signature", "malformed_signature", "stale_signature", "bad_signature"]
 
@@ -51,22 +43,19 @@ any of them matches. A missing, malformed, stale or wrong signature is answered 
 """
 
 
-def _error_schema() -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {"type": "string", "description": "What went wrong, for programs."},
-                    "message": {"type": "string", "description": "What went wrong and what to do, for people."},
-                    "field": {"type": "string", "description": "The request field at fault, when there is one."},
-                },
-            }
-        },
-    }
+class DocumentSchemas(GenerateJsonSchema):
+    """The models' JSON Schemas without a title per field: the field's name says as much."""
+
+    def field_title_should_be_set(self, schema: CoreSchema) -> bool:
+        return False
+
+
+def body_schemas() -> dict[str, Any]:
+    """The components' schemas, generated from the models, named as the models are."""
+    _, generated = models_json_schema(
+        BODIES, ref_template="#/components/schemas/{model}", schema_generator=DocumentSchemas
+    )
+    return generated["$defs"]
 
 
 def _error(description: str, codes: list[str] | None = None) -> dict[str, Any]:
@@ -74,6 +63,13 @@ def _error(description: str, codes: list[str] | None = None) -> dict[str, Any]:
     if codes:
         description = f"{description} Codes: {', '.join(f'`{code}`' for code in codes)}."
     return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _json(schema_name: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}},
+    }
 
 
 def common_components() -> dict[str, Any]:
@@ -86,7 +82,6 @@ def common_components() -> dict[str, Any]:
                 "description": SIGNATURE_DESCRIPTION,
             }
         },
-        "schemas": {"Error": _error_schema()},
         "responses": {
             "BadSignature": _error("The request is not signed as it should be; nothing changed.", SIGNATURE_ERRORS),
             "NotConfigured": _error("No webhook secret is configured on the server: the API refuses every request."),
@@ -131,10 +126,7 @@ def referral_code_paths() -> dict[str, Any]:
                     },
                 ],
                 "responses": {
-                    "200": {
-                        "description": "The answer for that code and domain.",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CodeCheck"}}},
-                    },
+                    "200": _json("CodeCheck", "The answer for that code and domain."),
                     "400": _error("The domain parameter is missing (`field` is `domain`).", ["missing_parameter"]),
                     "401": {"$ref": "#/components/responses/BadSignature"},
                     "429": {"$ref": "#/components/responses/RateLimited"},
@@ -145,48 +137,8 @@ def referral_code_paths() -> dict[str, Any]:
     }
 
 
-def referral_code_schemas() -> dict[str, Any]:
-    return {
-        "CodeCheck": {
-            "type": "object",
-            "required": ["code", "domain", "valid", "reason", "message", "partner"],
-            "properties": {
-                "code": {
-                    "type": ["string", "null"],
-                    "description": "The code in canonical form, or null when it could not be read.",
-                    "example": EXAMPLE_CODE,
-                },
-                "domain": {
-                    "type": ["string", "null"],
-                    "description": "The registrable domain (ASCII), or null when it is not a valid domain.",
-                    "example": "acme.com",
-                },
-                "valid": {"type": "boolean"},
-                "reason": {"type": "string", "enum": REASONS, "description": "`ok`, or why the code does not hold."},
-                "message": {"type": "string", "description": "What it means, or what to do, for the customer."},
-                "partner": {
-                    "oneOf": [{"$ref": "#/components/schemas/CodePartner"}, {"type": "null"}],
-                    "description": "The partner of a code that holds; null otherwise.",
-                },
-            },
-        },
-        "CodePartner": {
-            "type": "object",
-            "required": ["name", "level"],
-            "properties": {
-                "name": {"type": "string"},
-                "level": {"type": ["string", "null"], "enum": ["reseller", "premier", None]},
-            },
-        },
-    }
-
-
 # --- Purchases and refunds ----------------------------------------------------------------------
 
-ATTRIBUTION_RULES = ["code", "registration", "renewal", "none"]
-LEVELS = ["reseller", "premier"]
-CHANNELS = ["direct", "reseller"]
-DECIMAL_TEXT = r"^[0-9]+(?:\.[0-9]+)?$"
 PURCHASE_400 = [
     "invalid_json",
     "duplicate_field",
@@ -231,48 +183,6 @@ EXAMPLE_REFUND = {"refund_id": "RF-2026-0001", "amount": "234.50", "refunded_at"
 WRITE_LIMIT_TEXT = WRITE_LIMIT.replace("/", " a ")
 
 
-def _id_schema(description: str) -> dict[str, Any]:
-    return {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": MAX_ID_LENGTH,
-        "pattern": ID_PATTERN,
-        "description": description + f" 1 to {MAX_ID_LENGTH} printable ASCII characters, spaces only between them.",
-    }
-
-
-def _amount_request_schema(description: str) -> dict[str, Any]:
-    return {
-        "type": "string",
-        "pattern": AMOUNT_PATTERN,
-        "description": description
-        + " A JSON string, never a number, with at most the currency's decimals (two for USD) and more than zero.",
-        "examples": ["1234.50"],
-    }
-
-
-def _date_time_schema(description: str) -> dict[str, Any]:
-    return {
-        "type": "string",
-        "format": "date-time",
-        "description": description
-        + " RFC 3339 (ISO 8601 with seconds and a time zone, `Z` or `+01:00`): a time without a zone is refused,"
-        " and so is one more than a day ahead of the server's clock.",
-        "examples": ["2026-11-20T10:00:00Z"],
-    }
-
-
-def _money_text(description: str) -> dict[str, Any]:
-    return {"type": "string", "pattern": DECIMAL_TEXT, "description": description, "examples": ["185.18"]}
-
-
-def _json(schema_name: str, description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}},
-    }
-
-
 def _write_errors(bad_request: list[str], conflict: str) -> dict[str, Any]:
     return {
         "400": _error("A field is missing or wrong; `field` names it and nothing was recorded.", bad_request),
@@ -283,6 +193,15 @@ def _write_errors(bad_request: list[str], conflict: str) -> dict[str, Any]:
         "413": {"$ref": "#/components/responses/TooLarge"},
         "429": {"$ref": "#/components/responses/RateLimited"},
         "503": {"$ref": "#/components/responses/NotConfigured"},
+    }
+
+
+def _request_body(schema_name: str, example: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}, "example": example}
+        },
     }
 
 
@@ -302,15 +221,7 @@ def purchase_paths() -> dict[str, Any]:
                     "409. Fields the API does not know are refused (400, `unknown_field`), so a misspelt field "
                     f"never goes unnoticed. Rate limited to {WRITE_LIMIT_TEXT} per client."
                 ),
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {"$ref": "#/components/schemas/PurchaseRequest"},
-                            "example": EXAMPLE_PURCHASE,
-                        }
-                    },
-                },
+                "requestBody": _request_body("PurchaseRequest", EXAMPLE_PURCHASE),
                 "responses": {
                     "201": _json("Purchase", "Recorded now."),
                     "200": _json("Purchase", "Recorded before with this very body: the same purchase, nothing new."),
@@ -335,20 +246,12 @@ def purchase_paths() -> dict[str, Any]:
                         "name": "order_id",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+                        "schema": {"type": "string", "minLength": 1, "maxLength": schemas.MAX_ID_LENGTH},
                         "description": "The `order_id` the purchase was reported with (percent-encoded in the URL).",
                         "example": "ORD-2026-0001",
                     }
                 ],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {"$ref": "#/components/schemas/RefundRequest"},
-                            "example": EXAMPLE_REFUND,
-                        }
-                    },
-                },
+                "requestBody": _request_body("RefundRequest", EXAMPLE_REFUND),
                 "responses": {
                     "201": _json("Refund", "Recorded now, with the commission it reversed."),
                     "200": _json("Refund", "Recorded before with this very body: the same refund, nothing new."),
@@ -364,191 +267,10 @@ def purchase_paths() -> dict[str, Any]:
     }
 
 
-def purchase_schemas() -> dict[str, Any]:
-    return {
-        "PurchaseRequest": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": [
-                "order_id",
-                "customer_domain",
-                "product",
-                "seats",
-                "amount",
-                "currency",
-                "channel",
-                "purchased_at",
-            ],
-            "properties": {
-                "order_id": _id_schema("The billing system's id of the order, unique per purchase."),
-                "customer_domain": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": MAX_DOMAIN_INPUT,
-                    "description": "The customer's domain (or a URL or address on it); recorded as its registrable "
-                    "domain in ASCII. IP addresses, bare public suffixes and bad names are refused.",
-                    "examples": ["acme.com"],
-                },
-                "referral_code": {
-                    "type": ["string", "null"],
-                    "description": "The code the customer gave, as typed, or null (or absent) when there was none. "
-                    "Never refused: a code that does not hold is recorded with the reason.",
-                    "examples": [EXAMPLE_CODE],
-                },
-                "product": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": MAX_SKU_LENGTH,
-                    "description": "The product's SKU, such as CC-ACCESS.",
-                    "examples": ["CC-ACCESS"],
-                },
-                "seats": {"type": "integer", "minimum": 1, "maximum": MAX_SEATS, "description": "Users bought."},
-                "amount": _amount_request_schema("What the customer paid, net of tax."),
-                "currency": {
-                    "type": "string",
-                    "enum": CURRENCIES,
-                    "description": "ISO 4217 code in capitals; the product's currency (USD).",
-                    "examples": ["USD"],
-                },
-                "channel": {
-                    "type": "string",
-                    "enum": CHANNELS,
-                    "description": "`direct`: bought from CloudCodes, the commission is paid to the partner. "
-                    "`reseller`: bought through the partner, the same figure is the discount it received.",
-                },
-                "purchased_at": _date_time_schema("When the purchase was made."),
-            },
-        },
-        "Purchase": {
-            "type": "object",
-            "required": [
-                "order_id",
-                "customer_domain",
-                "product",
-                "seats",
-                "amount",
-                "currency",
-                "channel",
-                "purchased_at",
-                "attribution",
-                "commission",
-                "refunded",
-            ],
-            "properties": {
-                "order_id": {"type": "string"},
-                "customer_domain": {"type": "string", "description": "The registrable domain, ASCII (punycode)."},
-                "product": {"type": "string"},
-                "seats": {"type": "integer", "minimum": 1},
-                "amount": _money_text("What the customer paid."),
-                "currency": {"type": "string", "pattern": CURRENCY_PATTERN},
-                "channel": {"type": "string", "enum": CHANNELS},
-                "purchased_at": {"type": "string", "format": "date-time", "description": "In UTC."},
-                "attribution": {"$ref": "#/components/schemas/Attribution"},
-                "commission": {
-                    "oneOf": [{"$ref": "#/components/schemas/Commission"}, {"type": "null"}],
-                    "description": "The partner's commission, fixed when recorded; null when unattributed.",
-                },
-                "refunded": _money_text("What has been refunded of it so far (the one field a replay may change)."),
-            },
-        },
-        "Attribution": {
-            "type": "object",
-            "required": ["partner", "rule", "reason", "code_check"],
-            "properties": {
-                "partner": {
-                    "oneOf": [{"$ref": "#/components/schemas/AttributedPartner"}, {"type": "null"}],
-                    "description": "The partner credited, or null.",
-                },
-                "rule": {
-                    "type": "string",
-                    "enum": ATTRIBUTION_RULES,
-                    "description": "Which rule attributed it: a referral `code`, the domain's `registration`, a "
-                    "`renewal` of an earlier attributed purchase, or `none`.",
-                },
-                "reason": {"type": "string", "description": "Why, for people (also why a code was not used)."},
-                "code_check": {
-                    "type": ["string", "null"],
-                    "enum": [*REASONS, None],
-                    "description": "`ok`, or why the code given does not hold; null when no code was given.",
-                },
-            },
-        },
-        "AttributedPartner": {
-            "type": "object",
-            "required": ["id", "name"],
-            "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
-        },
-        "Commission": {
-            "type": "object",
-            "required": ["amount", "currency", "level", "margin_pct", "volume_points", "payable"],
-            "properties": {
-                "amount": _money_text("amount x (margin + volume points) / 100, rounded half up to the cent."),
-                "currency": {"type": "string", "pattern": CURRENCY_PATTERN},
-                "level": {"type": "string", "enum": LEVELS, "description": "The level in force on the purchase date."},
-                "margin_pct": {"type": "string", "pattern": DECIMAL_TEXT, "examples": ["15"]},
-                "volume_points": {
-                    "type": "string",
-                    "pattern": DECIMAL_TEXT,
-                    "description": "Extra points for the seat count (Premier only).",
-                    "examples": ["0"],
-                },
-                "payable": {
-                    "type": "boolean",
-                    "description": "true for a direct purchase (paid to the partner after the hold); false for a "
-                    "reseller purchase (the discount the partner already took).",
-                },
-            },
-        },
-        "RefundRequest": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["refund_id", "amount", "refunded_at"],
-            "properties": {
-                "refund_id": _id_schema("The billing system's id of the refund, unique per refund."),
-                "amount": _amount_request_schema("What is refunded."),
-                "currency": {
-                    "type": "string",
-                    "enum": CURRENCIES,
-                    "description": "Optional; when sent, the purchase's currency.",
-                },
-                "refunded_at": _date_time_schema("When the refund was made; not before the purchase."),
-            },
-        },
-        "Refund": {
-            "type": "object",
-            "required": [
-                "refund_id",
-                "order_id",
-                "amount",
-                "currency",
-                "refunded_at",
-                "commission_reversal",
-                "refunded_total",
-                "remaining",
-            ],
-            "properties": {
-                "refund_id": {"type": "string"},
-                "order_id": {"type": "string"},
-                "amount": _money_text("What was refunded."),
-                "currency": {"type": "string", "pattern": CURRENCY_PATTERN},
-                "refunded_at": {"type": "string", "format": "date-time", "description": "In UTC."},
-                "commission_reversal": {
-                    "type": ["string", "null"],
-                    "pattern": DECIMAL_TEXT,
-                    "description": "The commission taken back by this refund; null when the purchase earned none.",
-                },
-                "refunded_total": _money_text("All refunded of the purchase, up to and including this refund."),
-                "remaining": _money_text("What is left to refund after this refund."),
-            },
-        },
-    }
-
-
 def document() -> dict[str, Any]:
     """A fresh OpenAPI 3.1 document for the API as it stands."""
     components = common_components()
-    components["schemas"].update(referral_code_schemas())
-    components["schemas"].update(purchase_schemas())
+    components["schemas"] = body_schemas()
     return {
         "openapi": "3.1.0",
         "info": {

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 
-from cloudcodes.api import blueprint
+from cloudcodes.api import blueprint, schemas
 from cloudcodes.api.errors import ApiError
 from cloudcodes.extensions import limiter
 from cloudcodes.referrals.services import CodeCheck, check_code
@@ -15,18 +13,18 @@ from cloudcodes.referrals.services import CodeCheck, check_code
 REFERRAL_CODE_LIMIT = "60/minute"  # per client address; a checkout asks once per customer, not in bulk
 
 
-def code_check_body(check: CodeCheck) -> dict[str, Any]:
+def code_check_body(check: CodeCheck) -> schemas.CodeCheck:
     partner = None
     if check.ok and check.partner is not None:
-        partner = {"name": check.partner.name, "level": check.level}
-    return {
-        "code": check.code,
-        "domain": check.domain,
-        "valid": check.ok,
-        "reason": check.reason,
-        "message": check.message,
-        "partner": partner,
-    }
+        partner = schemas.CodePartner.model_construct(name=check.partner.name, level=check.level)
+    return schemas.CodeCheck.model_construct(
+        code=check.code,
+        domain=check.domain,
+        valid=check.ok,
+        reason=check.reason,
+        message=check.message,
+        partner=partner,
+    )
 
 
 @blueprint.get("/referral-codes/<code>")
@@ -41,4 +39,4 @@ def referral_code(code: str) -> ResponseReturnValue:
             "for one domain only.",
             field="domain",
         )
-    return jsonify(code_check_body(check_code(code, domain)))
+    return jsonify(code_check_body(check_code(code, domain)).model_dump(mode="json"))

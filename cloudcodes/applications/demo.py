@@ -10,10 +10,10 @@ from cloudcodes.applications.services import ask_question, assign_manager, rejec
 from cloudcodes.auth.services import find_user
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
-from cloudcodes.program.terms import PREMIER, RESELLER
+from cloudcodes.program.terms import PREMIER, RESELLER, Level
 
 
-def _input(level: str, company: str, contact: str, email: str, **premier: object) -> ApplicationInput:
+def _input(level: Level, company: str, contact: str, email: str, **premier: object) -> ApplicationInput:
     return ApplicationInput(
         level=level,
         company_name=company,

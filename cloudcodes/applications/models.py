@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,18 +12,24 @@ from cloudcodes import clock
 from cloudcodes.applications.rules import HEARD_FROM_OPTIONS
 from cloudcodes.applications.states import State
 from cloudcodes.auth.models import User
-from cloudcodes.db import money_column
+from cloudcodes.db import enum_column, money_column
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
+from cloudcodes.program.terms import Level
 
 OPEN_STATES_SQL = "state IN ('submitted', 'in_review', 'waiting_on_applicant')"
+
+
+class AuthorKind(StrEnum):
+    """Who wrote a message of an application's conversation."""
+
+    STAFF = "staff"  # the reviewer
+    APPLICANT = "applicant"
 
 
 class PartnerApplication(db.Model):
     __tablename__ = "partner_applications"
     __table_args__ = (
-        CheckConstraint("level_requested IN ('reseller', 'premier')", name="known_level"),
-        CheckConstraint(f"state IN ({', '.join(repr(s.value) for s in State)})", name="known_state"),
         CheckConstraint("sales_team_size >= 0 AND technical_team_size >= 0", name="team_sizes_not_negative"),
         CheckConstraint("expected_customers >= 0", name="expected_customers_not_negative"),
         # One open application per company and per contact address: enforced here, not in Python.
@@ -44,8 +51,8 @@ class PartnerApplication(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    level_requested: Mapped[str] = mapped_column(String(20))
-    state: Mapped[str] = mapped_column(String(30), default=State.SUBMITTED.value)
+    level_requested: Mapped[Level] = enum_column(Level, name="known_level", length=20)
+    state: Mapped[State] = enum_column(State, name="known_state", length=30, default=State.SUBMITTED)
     # A random value in the status link's signed token: changing it would revoke old links.
     status_nonce: Mapped[str] = mapped_column(String(32))
 
@@ -75,7 +82,7 @@ class PartnerApplication(db.Model):
     decided_at: Mapped[datetime | None]
     assigned_manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    approved_level: Mapped[str | None] = mapped_column(String(20))
+    approved_level: Mapped[Level | None] = enum_column(Level, name="known_approved_level", length=20)
     decision_note: Mapped[str | None] = mapped_column(Text)
     client_address: Mapped[str | None] = mapped_column(String(45))
 
@@ -87,7 +94,8 @@ class PartnerApplication(db.Model):
 
     @property
     def state_enum(self) -> State:
-        return State(self.state)
+        """The same as ``state`` (a ``State`` since the column became an enum); kept for the templates."""
+        return self.state
 
     @property
     def heard_from_label(self) -> str:
@@ -102,11 +110,9 @@ class ApplicationMessage(db.Model):
     """A reviewer's question or the applicant's answer."""
 
     __tablename__ = "application_messages"
-    __table_args__ = (CheckConstraint("author_kind IN ('staff', 'applicant')", name="known_author_kind"),)
-
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("partner_applications.id", ondelete="CASCADE"), index=True)
-    author_kind: Mapped[str] = mapped_column(String(20))
+    author_kind: Mapped[AuthorKind] = enum_column(AuthorKind, name="known_author_kind", length=20)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)

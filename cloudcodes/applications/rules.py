@@ -6,8 +6,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from cloudcodes import formatting
 from cloudcodes.money import Money
-from cloudcodes.program.terms import PREMIER, ProgramTerms
+from cloudcodes.program.terms import PREMIER, Level, ProgramTerms
 
 _COMPANY_SUFFIXES = re.compile(
     r"\b(inc|incorporated|llc|ltd|limited|gmbh|ag|sa|sas|srl|bv|nv|pty|plc|pvt|co|corp|corporation|company)\b"
@@ -27,7 +28,7 @@ HEARD_FROM_OPTIONS = {
 
 @dataclass(frozen=True)
 class ApplicationInput:
-    level: str
+    level: Level
     company_name: str
     website: str
     country: str
@@ -66,13 +67,13 @@ def unmet_requirements(data: ApplicationInput, terms: ProgramTerms) -> dict[str,
     commitment = terms.premier_revenue_commitment
     if data.committed_revenue is None or data.committed_revenue.minor < commitment.minor:
         unmet["committed_revenue"] = (
-            f"Premier partners commit to at least {commitment.format()} of revenue a year. "
+            f"Premier partners commit to at least {formatting.money(commitment)} of revenue a year. "
             "Commit to that amount, or apply as a Reseller."
         )
     needed = terms.premier_trained_sales_staff
     if data.trained_sales_staff is None or data.trained_sales_staff < needed:
         unmet["trained_sales_staff"] = (
-            f"Premier partners have at least {needed} member{'s' if needed != 1 else ''} of their sales staff "
+            f"Premier partners have at least {formatting.plural(needed, 'member')} of their sales staff "
             "trained on CloudCodes."
         )
     elif data.trained_sales_staff > data.sales_team_size:

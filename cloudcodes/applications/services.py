@@ -11,8 +11,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from cloudcodes import clock
-from cloudcodes.applications.models import ApplicationMessage, PartnerApplication
+from cloudcodes import clock, formatting
+from cloudcodes.applications.models import ApplicationMessage, AuthorKind, PartnerApplication
 from cloudcodes.applications.rules import ApplicationInput, company_key, unmet_requirements
 from cloudcodes.applications.states import Action, State, TransitionRefused, next_state
 from cloudcodes.audit.services import record
@@ -23,7 +23,8 @@ from cloudcodes.mail.outbox import queue_email
 from cloudcodes.partners.models import MemberRole, RequirementKind
 from cloudcodes.partners.services import add_member, add_requirement, create_partner
 from cloudcodes.program.services import program_terms
-from cloudcodes.program.terms import LEVEL_NAMES, PREMIER, RESELLER
+from cloudcodes.program.terms import LEVEL_NAMES, PREMIER, RESELLER, Level
+from cloudcodes.services import ChangedMeanwhile, ServiceError, transactional
 from cloudcodes.urls import external_url
 
 STATUS_SALT = "application-status"
@@ -31,10 +32,12 @@ OPEN_STATE_VALUES = [state.value for state in State if state.is_open]
 CHANGED_MEANWHILE = "Someone else changed this application a moment ago. Reload the page to see where it stands."
 
 
-class ApplicationError(ValueError):
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+class ApplicationError(ServiceError):
+    pass
+
+
+class ApplicationChanged(ApplicationError, ChangedMeanwhile):
+    """The application is no longer in a state that allows the move (someone acted first)."""
 
 
 class UnmetRequirements(ApplicationError):
@@ -49,7 +52,7 @@ class DuplicateApplication(ApplicationError):
     def __init__(self, existing: PartnerApplication) -> None:
         super().__init__(
             f"An application for this company or e-mail address is already open ({existing.reference}, "
-            f"sent on {existing.submitted_at:%d %B %Y}, now {existing.state_enum.label.lower()}). "
+            f"sent on {formatting.date(existing.submitted_at)}, now {existing.state.label.lower()}). "
             f"We have e-mailed its status link to {existing.contact_email} again."
         )
         self.existing = existing
@@ -110,6 +113,16 @@ def submit_application(data: ApplicationInput, client_address: str | None) -> Pa
     unmet = unmet_requirements(data, program_terms())
     if unmet:
         raise UnmetRequirements(unmet)
+    application, duplicate = _store_application(data, client_address)
+    if duplicate:
+        # Raised once the status link's e-mail to the existing applicant is committed.
+        raise DuplicateApplication(application)
+    return application
+
+
+@transactional
+def _store_application(data: ApplicationInput, client_address: str | None) -> tuple[PartnerApplication, bool]:
+    """The new application, or the open one of the same company or address (its status link mailed again)."""
     key = company_key(data.company_name)
     email = data.contact_email.lower()
     existing = open_application_for(key, email)
@@ -121,23 +134,20 @@ def submit_application(data: ApplicationInput, client_address: str | None) -> Pa
             client_address=client_address,
             **{name: value for name, value in vars(data).items() if name != "level"} | {"contact_email": email},
         )
-        db.session.add(application)
         try:
-            db.session.flush()
+            with db.session.begin_nested():
+                db.session.add(application)
         except IntegrityError:
             # Sent twice at the same moment: the partial unique index let only one in.
-            db.session.rollback()
             existing = open_application_for(key, email)
             if existing is None:
                 raise
     if existing is not None:
         _mail_applicant(existing, "application_status_link")
-        db.session.commit()
-        raise DuplicateApplication(existing)
+        return existing, True
     _mail_applicant(application, "application_received")
     record("application.submitted", target=application, details={"level": data.level, "company": data.company_name})
-    db.session.commit()
-    return application
+    return application, False
 
 
 # --- Moving between states ------------------------------------------------------------------------
@@ -145,17 +155,19 @@ def submit_application(data: ApplicationInput, client_address: str | None) -> Pa
 
 def _move(application: PartnerApplication, action: Action, **values: Any) -> State:
     """Compare-and-set on the state, so of two people acting at once only one succeeds."""
-    current = application.state_enum
-    new = next_state(action, current)
+    current = application.state
+    try:
+        new = next_state(action, current)
+    except TransitionRefused as refused:
+        raise ApplicationChanged(str(refused)) from None
     result = db.session.execute(
         update(PartnerApplication)
-        .where(PartnerApplication.id == application.id, PartnerApplication.state == current.value)
-        .values(state=new.value, updated_at=clock.now(), **values)
+        .where(PartnerApplication.id == application.id, PartnerApplication.state == current)
+        .values(state=new, updated_at=clock.now(), **values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        db.session.rollback()
-        raise TransitionRefused(CHANGED_MEANWHILE)
+        raise ApplicationChanged(CHANGED_MEANWHILE)
     db.session.expire(application)
     return new
 
@@ -163,17 +175,18 @@ def _move(application: PartnerApplication, action: Action, **values: Any) -> Sta
 def managers() -> list[User]:
     return list(
         db.session.scalars(
-            select(User).where(User.role == Role.MANAGER.value, User.active.is_(True)).order_by(User.full_name)
+            select(User).where(User.role == Role.MANAGER, User.active.is_(True)).order_by(User.full_name)
         )
     )
 
 
+@transactional
 def assign_manager(application: PartnerApplication, manager: User, *, by: User) -> None:
     if manager.role != Role.MANAGER or not manager.active:
         raise ApplicationError("Choose an active channel sales manager.", field="manager")
-    if not application.state_enum.is_open:
-        raise TransitionRefused(f"This application is {application.state_enum.label.lower()}; it cannot be assigned.")
-    if application.state_enum == State.SUBMITTED:
+    if not application.state.is_open:
+        raise ApplicationChanged(f"This application is {application.state.label.lower()}; it cannot be assigned.")
+    if application.state == State.SUBMITTED:
         _move(application, Action.START_REVIEW, assigned_manager_id=manager.id)
     else:
         # Reassigning keeps the state, but only while the application is still open (compare-and-set).
@@ -184,13 +197,12 @@ def assign_manager(application: PartnerApplication, manager: User, *, by: User) 
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:
-            db.session.rollback()
-            raise TransitionRefused(CHANGED_MEANWHILE)
+            raise ApplicationChanged(CHANGED_MEANWHILE)
         db.session.expire(application)
     record("application.assigned", actor=by, target=application, details={"manager": manager.email})
-    db.session.commit()
 
 
+@transactional
 def ask_question(application: PartnerApplication, question: str, *, by: User) -> None:
     question = question.strip()
     if not question:
@@ -199,19 +211,19 @@ def ask_question(application: PartnerApplication, question: str, *, by: User) ->
     takes_it = application.assigned_manager_id is None and by.role == Role.MANAGER
     _move(application, Action.ASK, **({"assigned_manager_id": by.id} if takes_it else {}))
     db.session.add(
-        ApplicationMessage(application_id=application.id, author_kind="staff", author_id=by.id, body=question)
+        ApplicationMessage(application_id=application.id, author_kind=AuthorKind.STAFF, author_id=by.id, body=question)
     )
     _mail_applicant(application, "application_question", question=question, reviewer=by)
     record("application.question_asked", actor=by, target=application)
-    db.session.commit()
 
 
+@transactional
 def answer_question(application: PartnerApplication, answer: str) -> None:
     answer = answer.strip()
     if not answer:
         raise ApplicationError("Write your answer.", field="answer")
     _move(application, Action.ANSWER)
-    db.session.add(ApplicationMessage(application_id=application.id, author_kind="applicant", body=answer))
+    db.session.add(ApplicationMessage(application_id=application.id, author_kind=AuthorKind.APPLICANT, body=answer))
     manager = application.assigned_manager or _last_asker(application)
     if manager is not None:
         queue_email(
@@ -225,20 +237,20 @@ def answer_question(application: PartnerApplication, answer: str) -> None:
             },
         )
     record("application.answered", target=application, actor_email=application.contact_email)
-    db.session.commit()
 
 
 def _last_asker(application: PartnerApplication) -> User | None:
-    askers = [m.author for m in application.messages if m.author_kind == "staff" and m.author is not None]
+    askers = [m.author for m in application.messages if m.author_kind == AuthorKind.STAFF and m.author is not None]
     return askers[-1] if askers else None
 
 
+@transactional
 def withdraw(application: PartnerApplication) -> None:
     _move(application, Action.WITHDRAW, decided_at=clock.now())
     record("application.withdrawn", target=application, actor_email=application.contact_email)
-    db.session.commit()
 
 
+@transactional
 def reject(application: PartnerApplication, reason: str, *, by: User) -> None:
     reason = reason.strip()
     if not reason:
@@ -246,13 +258,14 @@ def reject(application: PartnerApplication, reason: str, *, by: User) -> None:
     _move(application, Action.REJECT, decided_at=clock.now(), decided_by_id=by.id, decision_note=reason)
     _mail_applicant(application, "application_rejected", reason=reason)
     record("application.rejected", actor=by, target=application, details={"reason": reason})
-    db.session.commit()
 
 
+@transactional
 def approve(application: PartnerApplication, *, level: str, manager: User | None, note: str, by: User) -> Any:
     """Create the partner, its owner (invited by e-mail), its first level, manager and declared requirements."""
     if level not in (RESELLER, PREMIER):
         raise ApplicationError("Choose the level to approve.", field="level")
+    level = Level(level)
     if level == PREMIER and application.level_requested != PREMIER:
         raise ApplicationError(
             "This is a Reseller application: it has none of the Premier commitments, so it can only be approved "
@@ -292,17 +305,19 @@ def approve(application: PartnerApplication, *, level: str, manager: User | None
         created_by=by,
         note=note,
     )
-    owner = User(email=application.contact_email, full_name=application.contact_name, role=Role.PARTNER.value)
+    owner = User(email=application.contact_email, full_name=application.contact_name, role=Role.PARTNER)
     db.session.add(owner)
     add_member(partner, owner, MemberRole.OWNER)
     _declare_requirements(partner, application)
     try:
         db.session.flush()
     except IntegrityError:
+        # The owner's address (users.email) or the application's one partner (partners.application_id) was
+        # taken by a request that committed first; which one, the refusal says after the rollback.
         db.session.rollback()
         if find_user(application.contact_email) is not None:
             raise ApplicationError(f"{application.contact_email} got an account a moment ago; approve again.") from None
-        raise TransitionRefused(CHANGED_MEANWHILE) from None
+        raise ApplicationChanged(CHANGED_MEANWHILE) from None
     token = issue_password_token(owner, purpose="invitation")
     queue_email(
         to=owner.email,
@@ -322,21 +337,21 @@ def approve(application: PartnerApplication, *, level: str, manager: User | None
     )
     record("application.approved", actor=by, target=application, details={"level": level, "partner": partner.name})
     record("partner.created", actor=by, target=partner, details={"level": level, "manager": manager.email})
-    db.session.commit()
     return partner
 
 
 def _declare_requirements(partner: Any, application: PartnerApplication) -> None:
     year = clock.today().year
     add_requirement(partner, RequirementKind.WORKSPACE_RESELLER, application.workspace_reseller_id)
-    add_requirement(partner, RequirementKind.SALES_TEAM, f"{application.sales_team_size} people")
-    add_requirement(partner, RequirementKind.TECHNICAL_TEAM, f"{application.technical_team_size} people")
+    sales, technical = application.sales_team_size, application.technical_team_size
+    add_requirement(partner, RequirementKind.SALES_TEAM, formatting.plural(sales, "person", "people"))
+    add_requirement(partner, RequirementKind.TECHNICAL_TEAM, formatting.plural(technical, "person", "people"))
     if application.level_requested != PREMIER:
         return
     add_requirement(
         partner, RequirementKind.TRAINED_SALES_STAFF, f"{application.trained_sales_staff} planned", year=year
     )
-    revenue = application.committed_revenue.format() if application.committed_revenue else ""
+    revenue = formatting.money(application.committed_revenue) if application.committed_revenue else ""
     add_requirement(partner, RequirementKind.JOINT_BUSINESS_PLAN, f"Revenue commitment {revenue}", year=year)
     add_requirement(partner, RequirementKind.WEBSITE_PRODUCT_PAGE, application.product_page_url or "", year=year)
     add_requirement(partner, RequirementKind.JOINT_MARKETING_CAMPAIGN, application.marketing_campaign or "", year=year)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from cloudcodes.applications.forms import FORMS, AnswerForm, WithdrawForm
@@ -15,9 +15,10 @@ from cloudcodes.applications.services import (
     submit_application,
     withdraw,
 )
-from cloudcodes.applications.states import Action, TransitionRefused, allowed_actions
+from cloudcodes.applications.states import Action, allowed_actions
 from cloudcodes.extensions import client_address, limiter
 from cloudcodes.program.services import program_terms
+from cloudcodes.web import submit
 
 blueprint = Blueprint("applications", __name__, url_prefix="/apply")
 
@@ -77,7 +78,7 @@ def status(token: str) -> ResponseReturnValue:
 def render_status(
     application: PartnerApplication, token: str, answer_form: AnswerForm, withdraw_form: WithdrawForm, code: int = 200
 ) -> ResponseReturnValue:
-    actions = allowed_actions(application.state_enum)
+    actions = allowed_actions(application.state)
     return render_template(
         "applications/status.html",
         application=application,
@@ -96,18 +97,17 @@ def answer(token: str) -> ResponseReturnValue:
     if application is None:
         abort(404)
     form = AnswerForm()
-    if form.validate_on_submit():
-        try:
-            answer_question(application, form.answer.data or "")
-        except TransitionRefused as error:
-            flash(str(error), "warning")
-        except ApplicationError as error:
-            form.answer.errors.append(str(error))
-            return render_status(application, token, form, WithdrawForm(), 400)
-        else:
-            flash("Thank you: your answer is with your reviewer.", "success")
-        return redirect(url_for("applications.status", token=token), 303)
-    return render_status(application, token, form, WithdrawForm(), 400)
+
+    def perform() -> str:
+        answer_question(application, form.answer.data or "")
+        return "Thank you: your answer is with your reviewer."
+
+    return submit(
+        form,
+        perform,
+        back=url_for("applications.status", token=token),
+        show=lambda status: render_status(application, token, form, WithdrawForm(), status),
+    )
 
 
 @blueprint.post("/status/<token>/withdraw")
@@ -116,12 +116,15 @@ def withdraw_application(token: str) -> ResponseReturnValue:
     if application is None:
         abort(404)
     form = WithdrawForm()
-    if form.validate_on_submit():
-        try:
-            withdraw(application)
-        except TransitionRefused as error:
-            flash(str(error), "warning")
-        else:
-            flash("Your application is withdrawn. You are welcome to apply again at any time.", "success")
-        return redirect(url_for("applications.status", token=token), 303)
-    return render_status(application, token, AnswerForm(), form, 400)
+
+    def perform() -> str:
+        withdraw(application)
+        return "Your application is withdrawn. You are welcome to apply again at any time."
+
+    return submit(
+        form,
+        perform,
+        back=url_for("applications.status", token=token),
+        show=lambda status: render_status(application, token, AnswerForm(), form, status),
+        refusal="flash",
+    )

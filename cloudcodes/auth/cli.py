@@ -9,7 +9,6 @@ from flask.cli import AppGroup
 
 from cloudcodes.auth.models import Role
 from cloudcodes.auth.services import AccountError, create_user
-from cloudcodes.extensions import db
 
 users_cli = AppGroup("users", help="Staff accounts.")
 
@@ -30,8 +29,6 @@ def create_command(email: str, role: str, full_name: str) -> None:
     try:
         user = create_user(email, password, Role(role), full_name=full_name)
     except AccountError as error:
-        db.session.rollback()
         raise click.ClickException(str(error)) from None
-    db.session.commit()
     click.echo(f"Created {Role(role).label.lower()} {user.email}.")
     click.echo("Two-factor authentication is set up at the first login.")

@@ -9,6 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudcodes import clock
+from cloudcodes.db import enum_column
 from cloudcodes.extensions import db
 
 
@@ -28,7 +29,6 @@ STAFF_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
 class User(db.Model):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('admin', 'manager', 'partner')", name="known_role"),
         CheckConstraint("email = lower(email)", name="email_lower_case"),
         CheckConstraint("session_version > 0", name="session_version_positive"),
     )
@@ -38,7 +38,7 @@ class User(db.Model):
     full_name: Mapped[str] = mapped_column(String(120), default="")
     # None until an invited user sets a password.
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[Role] = enum_column(Role, name="known_role", length=20)
     active: Mapped[bool] = mapped_column(default=True)
     # Part of the login cookie's id: bumping it ends every session of the user.
     session_version: Mapped[int] = mapped_column(default=1)

@@ -17,6 +17,9 @@ from cloudcodes.audit.services import record
 from cloudcodes.auth.models import PasswordResetToken, RecoveryCode, Role, User
 from cloudcodes.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
 from cloudcodes.extensions import db
+from cloudcodes.mail.outbox import queue_email
+from cloudcodes.services import ServiceError, transactional
+from cloudcodes.urls import external_url
 
 RESET_TOKEN_LIFETIME = timedelta(hours=1)
 INVITATION_LIFETIME = timedelta(days=7)
@@ -24,12 +27,8 @@ RECOVERY_CODE_COUNT = 10
 TOTP_ISSUER = "CloudCodes Partners"
 
 
-class AccountError(ValueError):
+class AccountError(ServiceError):
     """A request about an account that cannot be done; ``field`` names the form field at fault."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def normalise_email(email: str) -> str:
@@ -48,6 +47,7 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == address))
 
 
+@transactional
 def create_user(email: str, password: str | None, role: Role, full_name: str = "") -> User:
     address = normalise_email(email)
     if password is not None:
@@ -57,27 +57,26 @@ def create_user(email: str, password: str | None, role: Role, full_name: str = "
     user = User(
         email=address,
         full_name=full_name.strip(),
-        role=Role(role).value,
+        role=Role(role),
         password_hash=hash_password(password) if password is not None else None,
         password_changed_at=clock.now() if password is not None else None,
     )
-    db.session.add(user)
     try:
-        db.session.flush()
+        with db.session.begin_nested():
+            db.session.add(user)
     except IntegrityError:
-        db.session.rollback()
         raise AccountError("An account with this e-mail address already exists.", field="email") from None
     record("user.created", target=user, details={"role": user.role})
     return user
 
 
+@transactional
 def authenticate(email: str, password: str) -> User | None:
     """The user these credentials belong to, or None; the same work is done for unknown addresses."""
     user = find_user(email)
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not user.active or not password_ok:
         record("auth.login_failed", target=user, actor_email=email.strip().lower()[:254])
-        db.session.commit()
         return None
     if needs_rehash(user.password_hash or ""):
         user.password_hash = hash_password(password)
@@ -89,6 +88,36 @@ def end_all_sessions(user: User) -> None:
     user.session_version += 1
 
 
+@transactional
+def record_login(user: User, *, two_factor: bool) -> None:
+    user.last_login_at = clock.now()
+    record("auth.login", actor=user, target=user, details={"two_factor": two_factor})
+
+
+@transactional
+def log_out_everywhere(user: User) -> None:
+    """The user logged out: every session of the account ends, on every device."""
+    end_all_sessions(user)
+    record("auth.logout", actor=user, target=user)
+
+
+@transactional
+def send_password_reset(email: str) -> None:
+    """E-mail a one-hour reset link to the account of ``email``, if there is an active one (silently if not)."""
+    user = find_user(email)
+    if user is None or not user.active:
+        return
+    token = issue_password_token(user)
+    queue_email(
+        to=user.email,
+        to_name=user.full_name,
+        template="password_reset",
+        context={"user": user, "reset_url": external_url("auth.reset_password", token=token)},
+    )
+    record("auth.password_reset_requested", actor=user, target=user)
+
+
+@transactional
 def change_password(user: User, current_password: str | None, new_password: str) -> None:
     if current_password is not None and not verify_password(user.password_hash, current_password):
         raise AccountError("Your current password is not correct.", field="current_password")
@@ -101,6 +130,7 @@ def change_password(user: User, current_password: str | None, new_password: str)
     record("auth.password_changed", actor=user, target=user)
 
 
+@transactional
 def set_active(user: User, active: bool, *, by: User | None = None) -> None:
     user.active = active
     if not active:
@@ -147,6 +177,7 @@ def valid_password_token(token: str) -> PasswordResetToken | None:
     return row
 
 
+@transactional
 def reset_password(token: str, new_password: str) -> User:
     """Use a reset link once: set the password and end every session of the user."""
     row = valid_password_token(token)
@@ -161,7 +192,6 @@ def reset_password(token: str, new_password: str) -> User:
         .values(used_at=clock.now())
     )
     if used.rowcount != 1:
-        db.session.rollback()
         raise AccountError("This link has expired or has already been used. Ask for a new one.")
     record("auth.password_reset", actor=user, target=user, details={"purpose": row.purpose})
     return user
@@ -203,6 +233,7 @@ def _new_recovery_codes(user: User) -> list[str]:
     return codes
 
 
+@transactional
 def enable_two_factor(user: User, secret: str, code: str) -> list[str]:
     """Turn on two-factor once the user proves the app works; returns the recovery codes to show once."""
     step = _matching_step(secret, _clean_code(code), clock.now())
@@ -217,22 +248,29 @@ def enable_two_factor(user: User, secret: str, code: str) -> list[str]:
     return codes
 
 
+@transactional
 def regenerate_recovery_codes(user: User) -> list[str]:
     codes = _new_recovery_codes(user)
     record("auth.recovery_codes_regenerated", actor=user, target=user)
     return codes
 
 
-def disable_two_factor(user: User, password: str) -> None:
-    if user.two_factor_required:
-        raise AccountError("Staff accounts must keep two-factor authentication on.")
-    if not verify_password(user.password_hash, password):
-        raise AccountError("Your password is not correct.", field="password")
+def clear_two_factor(user: User) -> None:
+    """Two-factor off: no secret, no recovery codes, and every session ends (they were verified with it)."""
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_step = None
     user.recovery_codes.clear()
     end_all_sessions(user)
+
+
+@transactional
+def disable_two_factor(user: User, password: str) -> None:
+    if user.two_factor_required:
+        raise AccountError("Staff accounts must keep two-factor authentication on.")
+    if not verify_password(user.password_hash, password):
+        raise AccountError("Your password is not correct.", field="password")
+    clear_two_factor(user)
     record("auth.two_factor_disabled", actor=user, target=user)
 
 
@@ -243,6 +281,7 @@ class SecondFactorResult:
     recovery_codes_left: int = 0
 
 
+@transactional
 def verify_second_factor(user: User, code: str) -> SecondFactorResult:
     """Check a TOTP code (each used once) or a recovery code (each used once)."""
     cleaned = _clean_code(code)
@@ -251,6 +290,7 @@ def verify_second_factor(user: User, code: str) -> SecondFactorResult:
         if step is not None and (user.totp_last_step is None or step > user.totp_last_step):
             user.totp_last_step = step
             return SecondFactorResult(ok=True)
+        record("auth.two_factor_failed", actor=user, target=user)
         return SecondFactorResult(ok=False)
     wanted = _hash_recovery_code(code)
     for recovery in user.recovery_codes:
@@ -259,4 +299,5 @@ def verify_second_factor(user: User, code: str) -> SecondFactorResult:
             record("auth.recovery_code_used", actor=user, target=user)
             left = sum(1 for r in user.recovery_codes if r.used_at is None)
             return SecondFactorResult(ok=True, used_recovery_code=True, recovery_codes_left=left)
+    record("auth.two_factor_failed", actor=user, target=user)
     return SecondFactorResult(ok=False)

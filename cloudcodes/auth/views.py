@@ -6,8 +6,6 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
-from cloudcodes import clock
-from cloudcodes.audit.services import record
 from cloudcodes.auth import forms, qr
 from cloudcodes.auth.models import User
 from cloudcodes.auth.services import (
@@ -16,25 +14,23 @@ from cloudcodes.auth.services import (
     change_password,
     disable_two_factor,
     enable_two_factor,
-    end_all_sessions,
-    find_user,
-    issue_password_token,
+    log_out_everywhere,
     new_totp_secret,
     provisioning_uri,
+    record_login,
     regenerate_recovery_codes,
     reset_password,
+    send_password_reset,
     valid_password_token,
     verify_second_factor,
 )
 from cloudcodes.extensions import db, limiter, login_manager
-from cloudcodes.mail.outbox import queue_email
-from cloudcodes.urls import external_url
+from cloudcodes.web import TWO_FACTOR_VERIFIED, signed_in_user, submit
 
 blueprint = Blueprint("auth", __name__)
 
 PENDING_LOGIN = "pending_login"
 SETUP_SECRET = "totp_setup_secret"  # noqa: S105 - a session key, not a secret
-TWO_FACTOR_VERIFIED = "two_factor_verified"
 GENERIC_LOGIN_ERROR = "Invalid e-mail or password."
 
 
@@ -74,9 +70,7 @@ def start_session(user: User, remember: bool, *, two_factor_verified: bool) -> N
 
 
 def finish_login(user: User, remember: bool, next_url: str | None, *, two_factor_verified: bool) -> ResponseReturnValue:
-    user.last_login_at = clock.now()
-    record("auth.login", actor=user, target=user, details={"two_factor": two_factor_verified})
-    db.session.commit()
+    record_login(user, two_factor=two_factor_verified)
     start_session(user, remember, two_factor_verified=two_factor_verified)
     if user.two_factor_required and not user.two_factor_enabled:
         flash("Staff accounts need two-factor authentication. Set it up now to reach the console.", "warning")
@@ -98,7 +92,6 @@ def login() -> ResponseReturnValue:
         if user is None:
             form.form_errors.append(GENERIC_LOGIN_ERROR)
         elif user.two_factor_enabled:
-            db.session.commit()
             session.clear()
             session[PENDING_LOGIN] = {
                 "user": user.id,
@@ -133,8 +126,6 @@ def login_two_factor() -> ResponseReturnValue:
                     "warning",
                 )
             return finish_login(user, pending["remember"], pending["next"], two_factor_verified=True)
-        record("auth.two_factor_failed", actor=user, target=user)
-        db.session.commit()
         form.code.errors = ["That code is not right, or was already used. Enter the newest code from your app."]
     return render_template("auth/login_two_factor.html", form=form)
 
@@ -148,10 +139,7 @@ def logout() -> ResponseReturnValue:
         return render_template("auth/logout.html", form=form)
     if not form.validate_on_submit():
         abort(400)
-    user = db.session.get(User, current_user.id)
-    end_all_sessions(user)
-    record("auth.logout", actor=user, target=user)
-    db.session.commit()
+    log_out_everywhere(signed_in_user())
     logout_user()
     session.clear()
     flash("You have logged out. Every session of your account has ended.", "success")
@@ -170,41 +158,36 @@ def relogin(user: User) -> None:
 @blueprint.get("/account")
 @login_required
 def account() -> ResponseReturnValue:
-    return render_template(
-        "auth/account.html",
-        password_form=forms.ChangePasswordForm(),
-        disable_form=forms.PasswordConfirmForm(prefix="disable"),
-        regenerate_form=forms.EmptyForm(prefix="regenerate"),
-    )
+    return _account_page(forms.ChangePasswordForm())
 
 
 @blueprint.post("/account/password")
 @login_required
 def account_password() -> ResponseReturnValue:
     form = forms.ChangePasswordForm()
-    user = db.session.get(User, current_user.id)
-    if form.validate_on_submit():
-        try:
-            change_password(user, form.current_password.data, form.new_password.data or "")
-        except AccountError as error:
-            getattr(form, error.field or "new_password").errors.append(str(error))
-        else:
-            db.session.commit()
-            relogin(user)
-            flash("Your password has been changed. Every other session of your account has ended.", "success")
-            return redirect(url_for("auth.account"), 303)
+    user = signed_in_user()
+
+    def perform() -> str:
+        change_password(user, form.current_password.data, form.new_password.data or "")
+        relogin(user)
+        return "Your password has been changed. Every other session of your account has ended."
+
+    return submit(form, perform, back=url_for("auth.account"), show=lambda status: _account_page(form, status))
+
+
+def _account_page(password_form: forms.ChangePasswordForm, status: int = 200) -> ResponseReturnValue:
     return render_template(
         "auth/account.html",
-        password_form=form,
+        password_form=password_form,
         disable_form=forms.PasswordConfirmForm(prefix="disable"),
         regenerate_form=forms.EmptyForm(prefix="regenerate"),
-    ), 400
+    ), status
 
 
 @blueprint.route("/account/two-factor", methods=["GET", "POST"])
 @login_required
 def two_factor_setup() -> ResponseReturnValue:
-    user = db.session.get(User, current_user.id)
+    user = signed_in_user()
     if user.two_factor_enabled:
         flash("Two-factor authentication is already on.", "info")
         return redirect(url_for("auth.account"))
@@ -217,7 +200,6 @@ def two_factor_setup() -> ResponseReturnValue:
         except AccountError as error:
             form.code.errors = [str(error)]
         else:
-            db.session.commit()
             session.pop(SETUP_SECRET, None)
             relogin(user)
             flash("Two-factor authentication is on.", "success")
@@ -230,11 +212,10 @@ def two_factor_setup() -> ResponseReturnValue:
 @login_required
 def two_factor_recovery_codes() -> ResponseReturnValue:
     form = forms.EmptyForm(prefix="regenerate")
-    user = db.session.get(User, current_user.id)
+    user = signed_in_user()
     if not form.validate_on_submit() or not user.two_factor_enabled:
         abort(400)
     codes = regenerate_recovery_codes(user)
-    db.session.commit()
     flash("New recovery codes made; the old ones no longer work.", "success")
     return render_template("auth/recovery_codes.html", codes=codes, next_url=url_for("auth.account"))
 
@@ -243,14 +224,13 @@ def two_factor_recovery_codes() -> ResponseReturnValue:
 @login_required
 def two_factor_disable() -> ResponseReturnValue:
     form = forms.PasswordConfirmForm(prefix="disable")
-    user = db.session.get(User, current_user.id)
+    user = signed_in_user()
     if form.validate_on_submit():
         try:
             disable_two_factor(user, form.password.data or "")
         except AccountError as error:
             flash(str(error), "danger")
         else:
-            db.session.commit()
             relogin(user)
             flash("Two-factor authentication is off.", "success")
     else:
@@ -267,17 +247,7 @@ def two_factor_disable() -> ResponseReturnValue:
 def forgot_password() -> ResponseReturnValue:
     form = forms.ForgotPasswordForm()
     if form.validate_on_submit():
-        user = find_user(form.email.data or "")
-        if user is not None and user.active:
-            token = issue_password_token(user)
-            queue_email(
-                to=user.email,
-                to_name=user.full_name,
-                template="password_reset",
-                context={"user": user, "reset_url": external_url("auth.reset_password", token=token)},
-            )
-            record("auth.password_reset_requested", actor=user, target=user)
-            db.session.commit()
+        send_password_reset(form.email.data or "")
         # The same answer whether or not the address has an account.
         flash(
             "If an account exists for that address, we have sent it a link to choose a new password. "
@@ -302,7 +272,6 @@ def reset_password_view(token: str) -> ResponseReturnValue:
         except AccountError as error:
             form.new_password.errors.append(str(error))
         else:
-            db.session.commit()
             logout_user()
             session.clear()
             if invitation:

@@ -11,17 +11,18 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from cloudcodes import clock
+from cloudcodes import clock, formatting
 from cloudcodes.billing.commission import commission_for
-from cloudcodes.billing.models import Product, Purchase
+from cloudcodes.billing.models import Channel, Product, Purchase, PurchaseSource
 from cloudcodes.billing.services import PurchaseInput, Recorded, fingerprint, record_purchase
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
 from cloudcodes.partners.models import Partner
 from cloudcodes.program.services import program_terms
-from cloudcodes.program.terms import LEVEL_NAMES
+from cloudcodes.program.terms import Level
 from cloudcodes.referrals.domains import DomainError, normalise_domain
 from cloudcodes.referrals.services import check_code
+from cloudcodes.services import ServiceError
 
 QUOTE_SALT = "checkout-quote"
 RECEIPT_SALT = "checkout-receipt"
@@ -29,13 +30,8 @@ QUOTE_LIFETIME_SECONDS = 30 * 60
 MAX_SEATS = 100_000
 
 
-class CheckoutError(ValueError):
-    """Something the customer entered cannot be used; ``field`` names it, ``reason`` says why (for codes)."""
-
-    def __init__(self, message: str, field: str, reason: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-        self.reason = reason
+class CheckoutError(ServiceError):
+    """Something the customer entered cannot be used; ``field`` names it, ``code`` says why (for codes)."""
 
 
 @dataclass(frozen=True)
@@ -46,13 +42,13 @@ class Quote:
     price: Money
     code: str | None = None
     partner: Partner | None = None
-    level: str | None = None
+    level: Level | None = None
     partner_rate: Decimal | None = None
     partner_share: Money | None = None
 
     @property
     def level_name(self) -> str | None:
-        return LEVEL_NAMES.get(self.level or "")
+        return None if self.level is None else self.level.label
 
     def token(self, nonce: str | None = None) -> str:
         """A signed token of what the customer asked for; its nonce makes the order id, so it records once."""
@@ -84,13 +80,13 @@ def make_quote(raw_domain: str, raw_code: str | None, sku: str, seats: int) -> Q
     if product is None:
         raise CheckoutError("Choose one of the products listed.", "product")
     if not 1 <= seats <= MAX_SEATS:
-        raise CheckoutError(f"Enter between 1 and {MAX_SEATS:,} seats.", "seats")
+        raise CheckoutError(f"Enter between 1 and {formatting.number(MAX_SEATS)} seats.", "seats")
     price = Money(product.price_per_seat.minor * seats, product.price_per_seat.currency)
     if not (raw_code or "").strip():
         return Quote(domain, product, seats, price)
     check = check_code(raw_code or "", domain)
     if not check.ok or check.partner is None or check.level is None:
-        raise CheckoutError(check.message, "code", check.reason)
+        raise CheckoutError(check.message, "code", code=check.reason)
     terms = program_terms()
     rate = terms.margin_pct(check.level) + terms.volume_points(check.level, seats)
     return Quote(
@@ -147,10 +143,10 @@ def confirm(token: str) -> Recorded:
         product_sku=quote.product.sku,
         seats=quote.seats,
         amount=quote.price,
-        channel="direct",
+        channel=Channel.DIRECT,
         purchased_at=clock.now(),
         referral_code=quote.code,
-        source="checkout",
+        source=PurchaseSource.CHECKOUT,
     )
     request = {
         "domain": quote.domain,

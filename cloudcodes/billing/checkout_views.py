@@ -22,9 +22,10 @@ from cloudcodes.billing.checkout import (
     receipt_token,
 )
 from cloudcodes.billing.forms import CheckoutForm, ConfirmForm
-from cloudcodes.billing.services import BillingError
+from cloudcodes.billing.models import PurchaseSource
 from cloudcodes.extensions import limiter
 from cloudcodes.referrals.domains import DomainError, display_domain, normalise_domain
+from cloudcodes.services import ServiceError
 
 blueprint = Blueprint("checkout", __name__, url_prefix="/redeem")
 
@@ -61,12 +62,12 @@ def render_start(form: CheckoutForm, status: int = 200, problem: str | None = No
     return render_template("checkout/start.html", form=form, problem=problem, code_refused=code_refused), status
 
 
-def refused(form: CheckoutForm, error: CheckoutError) -> ResponseReturnValue:
+def refused(form: CheckoutForm, error: ServiceError) -> ResponseReturnValue:
     """The first form again, with the service's message next to the field it names (or above the form)."""
     if error.field in FIELDS:
-        getattr(form, error.field).errors = [str(error)]
+        getattr(form, error.field).errors = [error.message]
         return render_start(form, 400)
-    return render_start(form, 400, str(error))
+    return render_start(form, 400, error.message)
 
 
 @blueprint.get("/")
@@ -118,8 +119,8 @@ def confirm_purchase() -> ResponseReturnValue:
         recorded = confirm(form.token.data or "")
     except CheckoutError as error:
         return refused(start_form, error)
-    except BillingError as error:
-        return render_start(start_form, 400, str(error))
+    except ServiceError as error:  # the purchase itself was refused: nothing on the first form can fix it
+        return render_start(start_form, 400, error.message)
     # Sent twice, the same token answers with the same purchase, so both land on the same receipt.
     return redirect(url_for("checkout.receipt", token=receipt_token(recorded.purchase)), 303)
 
@@ -127,7 +128,7 @@ def confirm_purchase() -> ResponseReturnValue:
 @blueprint.get("/receipt/<token>")
 def receipt(token: str) -> ResponseReturnValue:
     purchase = purchase_for_receipt(token)
-    if purchase is None or purchase.source != "checkout":
+    if purchase is None or purchase.source != PurchaseSource.CHECKOUT:
         abort(404)
     html = render_template("checkout/receipt.html", purchase=purchase, domain=display_domain(purchase.customer_domain))
     # The address is the customer's key to the receipt: not kept by shared caches, not indexed.

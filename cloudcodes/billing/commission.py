@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from cloudcodes import formatting
 from cloudcodes.money import Money
 
 
@@ -21,7 +22,7 @@ class RefundTooLarge(ValueError):
     """The refund is more than what is left to refund; ``remaining`` says how much is."""
 
     def __init__(self, remaining: Money) -> None:
-        super().__init__(f"Only {remaining.format()} is left to refund on this purchase.")
+        super().__init__(f"Only {formatting.money(remaining)} is left to refund on this purchase.")
         self.remaining = remaining
 
 

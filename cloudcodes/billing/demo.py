@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from cloudcodes import clock
-from cloudcodes.billing.models import Purchase
+from cloudcodes.billing.models import Channel, Purchase
 from cloudcodes.billing.services import PurchaseInput, fingerprint, record_purchase, record_refund
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
@@ -15,11 +15,11 @@ from cloudcodes.referrals.models import ReferralCode
 
 # (order, domain, product, seats, amount, channel, days ago, use the code)
 DEMO_PURCHASES = [
-    ("DEMO-1001", "northwind-traders.com", "CC-SUITE", 120, "7200.00", "direct", 50, True),
-    ("DEMO-1002", "contoso-schools.org", "CC-ACCESS", 400, "9600.00", "direct", 40, False),
-    ("DEMO-1003", "fabrikam.co.uk", "CC-DLP", 50, "1800.00", "reseller", 20, True),
-    ("DEMO-1004", "northwind-traders.com", "CC-BACKUP", 100, "3000.00", "direct", 10, True),
-    ("DEMO-1005", "unreferred-customer.com", "CC-ACCESS", 25, "600.00", "direct", 5, False),
+    ("DEMO-1001", "northwind-traders.com", "CC-SUITE", 120, "7200.00", Channel.DIRECT, 50, True),
+    ("DEMO-1002", "contoso-schools.org", "CC-ACCESS", 400, "9600.00", Channel.DIRECT, 40, False),
+    ("DEMO-1003", "fabrikam.co.uk", "CC-DLP", 50, "1800.00", Channel.RESELLER, 20, True),
+    ("DEMO-1004", "northwind-traders.com", "CC-BACKUP", 100, "3000.00", Channel.DIRECT, 10, True),
+    ("DEMO-1005", "unreferred-customer.com", "CC-ACCESS", 25, "600.00", Channel.DIRECT, 5, False),
 ]
 
 

@@ -9,6 +9,7 @@ from wtforms import HiddenField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from cloudcodes import formatting
 from cloudcodes.billing.models import Product
 from cloudcodes.referrals.codes import EXAMPLE_CODE
 
@@ -27,7 +28,7 @@ class SeatsField(IntegerField):
 
 def product_choices(products: list[Product]) -> list[SelectChoice]:
     return [SelectChoice("", "Choose a product")] + [
-        SelectChoice(product.sku, f"{product.name}: {product.price_per_seat.format()} per user per year")
+        SelectChoice(product.sku, f"{product.name}: {formatting.money(product.price_per_seat)} per user per year")
         for product in products
     ]
 

@@ -4,17 +4,46 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudcodes import clock
-from cloudcodes.db import money_column
+from cloudcodes.db import enum_column, money_column
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
 from cloudcodes.partners.models import Partner
+from cloudcodes.program.terms import Level
 
 PERCENT = Numeric(5, 2)
+
+
+class Channel(StrEnum):
+    """How the customer bought: the commission is paid on a direct purchase, taken as a discount on the other."""
+
+    DIRECT = "direct"  # from CloudCodes
+    RESELLER = "reseller"  # through the partner
+
+
+class PurchaseSource(StrEnum):
+    API = "api"  # reported to the purchases API
+    CHECKOUT = "checkout"  # bought on the portal's checkout page
+
+
+class AttributionRule(StrEnum):
+    """Which rule gave a purchase its partner (the first that matched), or none."""
+
+    CODE = "code"
+    REGISTRATION = "registration"
+    RENEWAL = "renewal"
+    NONE = "none"
+
+
+class LedgerKind(StrEnum):
+    ACCRUAL = "accrual"  # a commission (or discount) earned: zero or more
+    REVERSAL = "reversal"  # a refund's share of it taken back: zero or less
+    PAYOUT = "payout"  # money paid on a statement: zero or less
 
 
 class Product(db.Model):
@@ -38,9 +67,6 @@ class Purchase(db.Model):
     __table_args__ = (
         CheckConstraint("seats > 0", name="seats_positive"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
-        CheckConstraint("channel IN ('direct', 'reseller')", name="known_channel"),
-        CheckConstraint("source IN ('api', 'checkout')", name="known_source"),
-        CheckConstraint("attribution IN ('code', 'registration', 'renewal', 'none')", name="known_attribution"),
         CheckConstraint("(partner_id IS NULL) = (attribution = 'none')", name="partner_iff_attributed"),
         CheckConstraint("commission_minor IS NULL OR commission_minor >= 0", name="commission_not_negative"),
         Index("ix_purchases_domain_purchased_at", "customer_domain", "purchased_at"),
@@ -49,14 +75,14 @@ class Purchase(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[str] = mapped_column(String(100), unique=True)
-    source: Mapped[str] = mapped_column(String(10))
+    source: Mapped[PurchaseSource] = enum_column(PurchaseSource, name="known_source", length=10)
     # SHA-256 of the request as received: the same order_id with another body is a conflict.
     request_hash: Mapped[str] = mapped_column(String(64))
     customer_domain: Mapped[str] = mapped_column(String(253))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     seats: Mapped[int]
     amount: Mapped[Money] = money_column("amount")
-    channel: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[Channel] = enum_column(Channel, name="known_channel", length=10)
     purchased_at: Mapped[datetime]
     recorded_at: Mapped[datetime] = mapped_column(default=clock.now)
 
@@ -66,10 +92,10 @@ class Purchase(db.Model):
     code_check: Mapped[str | None] = mapped_column(String(30))
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
     registration_id: Mapped[int | None] = mapped_column(ForeignKey("domain_registrations.id"))
-    attribution: Mapped[str] = mapped_column(String(20))
+    attribution: Mapped[AttributionRule] = enum_column(AttributionRule, name="known_attribution", length=20)
     attribution_note: Mapped[str] = mapped_column(String(300), default="")
     # Fixed when recorded: later changes of level or settings never touch them.
-    level: Mapped[str | None] = mapped_column(String(20))
+    level: Mapped[Level | None] = enum_column(Level, name="known_level", length=20)
     margin_pct: Mapped[Decimal | None] = mapped_column(PERCENT)
     volume_points: Mapped[Decimal | None] = mapped_column(PERCENT)
     commission: Mapped[Money | None] = money_column("commission", nullable=True)
@@ -130,7 +156,6 @@ class LedgerEntry(db.Model):
 
     __tablename__ = "ledger_entries"
     __table_args__ = (
-        CheckConstraint("kind IN ('accrual', 'reversal', 'payout')", name="known_kind"),
         CheckConstraint(
             "(kind = 'accrual' AND amount_minor >= 0) OR (kind IN ('reversal', 'payout') AND amount_minor <= 0)",
             name="sign_matches_kind",
@@ -148,7 +173,7 @@ class LedgerEntry(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[LedgerKind] = enum_column(LedgerKind, name="known_kind", length=10)
     payable: Mapped[bool]
     amount: Mapped[Money] = money_column("amount")
     purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"), index=True)

@@ -23,22 +23,19 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from cloudcodes import clock
+from cloudcodes import clock, formatting
 from cloudcodes.audit.services import record as audit
 from cloudcodes.auth.models import User
-from cloudcodes.billing.models import LedgerEntry, PayoutStatement
+from cloudcodes.billing.models import LedgerEntry, LedgerKind, PayoutStatement
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
+from cloudcodes.services import ServiceError, transactional
 
 MAX_REFERENCE = 120  # PayoutStatement.payment_reference
 
 
-class PayoutError(ValueError):
+class PayoutError(ServiceError):
     """A close or a payment that cannot be done; the message says why, ``field`` names the field at fault."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 # --- Months -----------------------------------------------------------------------------------
@@ -49,11 +46,7 @@ def month_end(period_start: date) -> date:
 
 
 def month_label(period_start: date) -> str:
-    return f"{period_start:%B %Y}"
-
-
-def _day(value: date) -> str:
-    return f"{value.day} {value:%B %Y}"
+    return formatting.date(period_start, "month")
 
 
 def ended_months(today: date, count: int = 12) -> list[date]:
@@ -78,6 +71,7 @@ def _open_entries(last_day: date) -> Any:
     )
 
 
+@transactional
 def close_month(period_start: date, *, by: User) -> list[PayoutStatement]:
     """One statement per partner whose open payable entries up to the month's end add up to more than zero.
 
@@ -91,7 +85,7 @@ def close_month(period_start: date, *, by: User) -> list[PayoutStatement]:
     if clock.today() <= last_day:
         raise PayoutError(
             f"{month_label(period_start)} has not ended yet: "
-            f"it can be closed from {_day(last_day + timedelta(days=1))}.",
+            f"it can be closed from {formatting.date(last_day + timedelta(days=1))}.",
             field="month",
         )
     open_entries = _open_entries(last_day)
@@ -111,7 +105,6 @@ def close_month(period_start: date, *, by: User) -> list[PayoutStatement]:
     ).all()
     partners_seen = [row[0] for row in sums]
     if len(set(partners_seen)) != len(partners_seen):
-        db.session.rollback()
         raise PayoutError("A partner has ledger entries in more than one currency; they cannot share a statement.")
 
     now = clock.now()
@@ -133,7 +126,6 @@ def close_month(period_start: date, *, by: User) -> list[PayoutStatement]:
         try:
             db.session.flush()
         except IntegrityError:
-            db.session.rollback()
             raise PayoutError(
                 f"{month_label(period_start)} was being closed by someone else at the same moment. "
                 "Look at its statements before closing it again."
@@ -161,7 +153,6 @@ def close_month(period_start: date, *, by: User) -> list[PayoutStatement]:
             ).all()
         )
         if any(int(linked.get(statement.id) or 0) != statement.total.minor for statement in statements):
-            db.session.rollback()
             raise PayoutError(
                 f"The ledger changed while {month_label(period_start)} was being closed; nothing was closed. "
                 "Close it again."
@@ -177,13 +168,13 @@ def close_month(period_start: date, *, by: User) -> list[PayoutStatement]:
             "total": str(sum((s.total.to_decimal() for s in statements), Decimal(0))),
         },
     )
-    db.session.commit()
     return statements
 
 
 # --- Paying a statement -----------------------------------------------------------------------
 
 
+@transactional
 def mark_paid(statement: PayoutStatement, *, reference: str, by: User) -> PayoutStatement:
     """Record that ``statement`` was paid (once only) and take the amount off the partner's balance."""
     reference = (reference or "").strip()
@@ -200,13 +191,12 @@ def mark_paid(statement: PayoutStatement, *, reference: str, by: User) -> Payout
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:
-        db.session.rollback()
         raise PayoutError("This statement is already marked as paid; it cannot be paid twice.")
     label = month_label(statement.period_start)
     db.session.add(
         LedgerEntry(
             partner_id=statement.partner_id,
-            kind="payout",
+            kind=LedgerKind.PAYOUT,
             payable=True,
             amount=-statement.total,
             statement_id=statement.id,
@@ -226,8 +216,6 @@ def mark_paid(statement: PayoutStatement, *, reference: str, by: User) -> Payout
             "reference": reference,
         },
     )
-    db.session.commit()
-    db.session.refresh(statement)
     return statement
 
 
@@ -268,7 +256,7 @@ def _order_id(entry: LedgerEntry) -> str | None:
 
 def statement_lines(statement: PayoutStatement) -> list[LedgerEntry]:
     """The entries a statement pays; its payout entry (linked to it once paid) is not one of them."""
-    return [entry for entry in statement.entries if entry.kind != "payout"]
+    return [entry for entry in statement.entries if entry.kind != LedgerKind.PAYOUT]
 
 
 def statement_csv(statement: PayoutStatement) -> str:

@@ -9,32 +9,41 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from blinker import Namespace
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from cloudcodes.billing.commission import RefundTooLarge, commission_for, reversal_for
-from cloudcodes.billing.models import LedgerEntry, Product, Purchase, Refund
+from cloudcodes.billing.models import (
+    AttributionRule,
+    Channel,
+    LedgerEntry,
+    LedgerKind,
+    Product,
+    Purchase,
+    PurchaseSource,
+    Refund,
+)
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
 from cloudcodes.partners.models import Partner, PartnerStatus
 from cloudcodes.partners.services import level_record_on
 from cloudcodes.program.services import program_terms
+from cloudcodes.program.terms import format_percent
 from cloudcodes.referrals.domains import DomainError, display_domain, normalise_domain
 from cloudcodes.referrals.models import DomainRegistration, ReferralCode
 from cloudcodes.referrals.services import active_registration, check_code, is_live
+from cloudcodes.services import ServiceError, after_commit, transactional
 
-CHANNELS = ("direct", "reseller")
+CHANNELS = tuple(Channel)
+
+# Sent (with ``partner_id``) once an attributed purchase is committed. The level rules listen: the
+# revenue may complete a partner's Premier requirements, and billing need not know about levels.
+purchase_recorded = Namespace().signal("purchase-recorded")
 
 
-class BillingError(ValueError):
-    """A request that cannot be recorded; ``status`` is the HTTP answer, ``field`` the field at fault."""
-
-    status = 400
-
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.field = field
+class BillingError(ServiceError):
+    """A request that cannot be recorded; ``status`` is the HTTP answer, ``code`` the API's error code."""
 
 
 class Conflict(BillingError):
@@ -63,15 +72,15 @@ class PurchaseInput:
     product_sku: str
     seats: int
     amount: Money
-    channel: str
+    channel: Channel
     purchased_at: datetime
     referral_code: str | None = None
-    source: str = "api"
+    source: PurchaseSource = PurchaseSource.API
 
 
 @dataclass(frozen=True)
 class Attribution:
-    rule: str  # code, registration, renewal or none
+    rule: AttributionRule
     note: str
     partner: Partner | None = None
     code_check: str | None = None
@@ -88,7 +97,7 @@ def attribute(domain: str, raw_code: str | None, at: datetime) -> Attribution:
         code_check = check.reason
         if check.ok and check.referral is not None:
             return Attribution(
-                "code",
+                AttributionRule.CODE,
                 f"Referral code {check.code}",
                 check.partner,
                 code_check,
@@ -99,7 +108,7 @@ def attribute(domain: str, raw_code: str | None, at: datetime) -> Attribution:
     registration = active_registration(domain)
     if registration is not None and is_live(registration, at) and registration.partner.is_active:
         return Attribution(
-            "registration",
+            AttributionRule.REGISTRATION,
             code_note + "Domain registered by the partner",
             registration.partner,
             code_check,
@@ -112,15 +121,20 @@ def attribute(domain: str, raw_code: str | None, at: datetime) -> Attribution:
         .where(
             Purchase.customer_domain == domain,
             Purchase.purchased_at < at,
-            Partner.status == PartnerStatus.ACTIVE.value,
+            Partner.status == PartnerStatus.ACTIVE,
         )
         .order_by(Purchase.purchased_at.desc(), Purchase.id.desc())
         .limit(1)
     )
     if earlier is not None:
-        return Attribution("renewal", code_note + f"Renewal of order {earlier.order_id}", earlier.partner, code_check)
+        return Attribution(
+            AttributionRule.RENEWAL, code_note + f"Renewal of order {earlier.order_id}", earlier.partner, code_check
+        )
     return Attribution(
-        "none", code_note + "No referral code, registration or earlier purchase for this domain", None, code_check
+        AttributionRule.NONE,
+        code_note + "No referral code, registration or earlier purchase for this domain",
+        None,
+        code_check,
     )
 
 
@@ -133,7 +147,7 @@ class Recorded:
 def _product(sku: str) -> Product:
     product = db.session.scalar(select(Product).where(Product.sku == sku))
     if product is None:
-        raise BillingError("unknown_product", f"There is no product {sku!r}.", "product")
+        raise BillingError(f"There is no product {sku!r}.", "product", code="unknown_product")
     return product
 
 
@@ -141,11 +155,12 @@ def _existing_purchase(order_id: str, request_hash: str) -> Purchase | None:
     existing = db.session.scalar(select(Purchase).where(Purchase.order_id == order_id))
     if existing is not None and existing.request_hash != request_hash:
         raise Conflict(
-            "order_id_conflict", f"Order {order_id} was already recorded with different details.", "order_id"
+            f"Order {order_id} was already recorded with different details.", "order_id", code="order_id_conflict"
         )
     return existing
 
 
+@transactional
 def record_purchase(data: PurchaseInput, request_hash: str) -> Recorded:
     existing = _existing_purchase(data.order_id, request_hash)
     if existing is not None:
@@ -153,17 +168,17 @@ def record_purchase(data: PurchaseInput, request_hash: str) -> Recorded:
     try:
         domain = normalise_domain(data.customer_domain)
     except DomainError as error:
-        raise BillingError("invalid_domain", str(error), "customer_domain") from None
+        raise BillingError(str(error), "customer_domain", code="invalid_domain") from None
     if data.channel not in CHANNELS:
-        raise BillingError("invalid_channel", "channel is 'direct' or 'reseller'.", "channel")
+        raise BillingError("channel is 'direct' or 'reseller'.", "channel", code="invalid_channel")
     if data.seats < 1:
-        raise BillingError("invalid_seats", "seats is a whole number of at least 1.", "seats")
+        raise BillingError("seats is a whole number of at least 1.", "seats", code="invalid_seats")
     if data.amount.minor <= 0:
-        raise BillingError("invalid_amount", 'amount is a positive decimal such as "1234.50".', "amount")
+        raise BillingError('amount is a positive decimal such as "1234.50".', "amount", code="invalid_amount")
     product = _product(data.product_sku)
     if data.amount.currency != product.price_per_seat.currency:
         raise BillingError(
-            "currency_mismatch", f"{product.sku} is sold in {product.price_per_seat.currency}.", "currency"
+            f"{product.sku} is sold in {product.price_per_seat.currency}.", "currency", code="currency_mismatch"
         )
 
     purchased_at = data.purchased_at.astimezone(UTC)  # the program's days are UTC days
@@ -176,7 +191,7 @@ def record_purchase(data: PurchaseInput, request_hash: str) -> Recorded:
         product_id=product.id,
         seats=data.seats,
         amount=data.amount,
-        channel=data.channel,
+        channel=Channel(data.channel),
         purchased_at=purchased_at,
         referral_code_text=(data.referral_code or None) and data.referral_code[:60],
         referral_code_id=found.referral.id if found.referral else None,
@@ -186,7 +201,7 @@ def record_purchase(data: PurchaseInput, request_hash: str) -> Recorded:
     )
     level = level_record_on(found.partner.id, purchased_at.date()) if found.partner else None
     if found.partner is not None and level is None:
-        purchase.attribution = "none"
+        purchase.attribution = AttributionRule.NONE
         purchase.attribution_note = f"{found.partner.name} was not yet a partner on the purchase date"[:300]
     elif found.partner is not None and level is not None:
         terms = program_terms()
@@ -198,12 +213,11 @@ def record_purchase(data: PurchaseInput, request_hash: str) -> Recorded:
         purchase.margin_pct = margin
         purchase.volume_points = points
         purchase.commission = commission_for(data.amount, margin, points)
-    db.session.add(purchase)
     try:
-        db.session.flush()
+        with db.session.begin_nested():
+            db.session.add(purchase)
     except IntegrityError:
         # The same order_id arrived at the same moment and was recorded first: answer as a replay.
-        db.session.rollback()
         existing = _existing_purchase(data.order_id, request_hash)
         if existing is None:
             raise
@@ -212,23 +226,20 @@ def record_purchase(data: PurchaseInput, request_hash: str) -> Recorded:
         _accrue(purchase)
         if found.registration is not None and found.registration.converted_at is None:
             found.registration.converted_at = purchased_at
-    db.session.commit()
     if purchase.partner_id is not None:
-        # The revenue may have completed the Premier requirements: upgrade now, not at the next batch.
-        from cloudcodes.partners.qualification import check_upgrade
-
-        check_upgrade(purchase.partner_id)
+        partner_id = purchase.partner_id
+        after_commit(lambda: purchase_recorded.send(None, partner_id=partner_id))
     return Recorded(purchase, created=True)
 
 
 def _accrue(purchase: Purchase) -> None:
-    direct = purchase.channel == "direct"
+    direct = purchase.channel == Channel.DIRECT
     day = purchase.purchased_at.date()
     hold = timedelta(days=program_terms().commission_hold_days)
     db.session.add(
         LedgerEntry(
             partner_id=purchase.partner_id,
-            kind="accrual",
+            kind=LedgerKind.ACCRUAL,
             payable=direct,
             amount=purchase.commission,
             purchase_id=purchase.id,
@@ -250,6 +261,7 @@ class RecordedRefund:
     created: bool
 
 
+@transactional
 def record_refund(
     order_id: str, refund_id: str, amount: Money, refunded_at: datetime, request_hash: str
 ) -> RecordedRefund:
@@ -257,20 +269,22 @@ def record_refund(
     if existing is not None:
         if existing.request_hash != request_hash or existing.purchase.order_id != order_id:
             raise Conflict(
-                "refund_id_conflict", f"Refund {refund_id} was already recorded with different details.", "refund_id"
+                f"Refund {refund_id} was already recorded with different details.",
+                "refund_id",
+                code="refund_id_conflict",
             )
         return RecordedRefund(existing, created=False)
     # Lock the purchase: concurrent refunds of one purchase are taken one at a time (SQLite's
     # write transactions already are), so together they can never exceed it.
     purchase = db.session.scalar(select(Purchase).where(Purchase.order_id == order_id).with_for_update())
     if purchase is None:
-        raise NotFound("unknown_order", f"There is no purchase with order_id {order_id}.", "order_id")
+        raise NotFound(f"There is no purchase with order_id {order_id}.", "order_id", code="unknown_order")
     if amount.currency != purchase.amount.currency:
-        raise BillingError("currency_mismatch", f"The purchase was in {purchase.amount.currency}.", "currency")
+        raise BillingError(f"The purchase was in {purchase.amount.currency}.", "currency", code="currency_mismatch")
     if amount.minor <= 0:
-        raise BillingError("invalid_amount", 'amount is a positive decimal such as "10.00".', "amount")
+        raise BillingError('amount is a positive decimal such as "10.00".', "amount", code="invalid_amount")
     if refunded_at < purchase.purchased_at:
-        raise BillingError("invalid_refunded_at", "A refund cannot be dated before its purchase.", "refunded_at")
+        raise BillingError("A refund cannot be dated before its purchase.", "refunded_at", code="invalid_refunded_at")
     currency = purchase.amount.currency
     refunded_before, reversed_before = db.session.execute(
         select(
@@ -288,7 +302,7 @@ def record_refund(
             refund=amount,
         )
     except RefundTooLarge as error:
-        raise Unprocessable("refund_exceeds_purchase", str(error), "amount") from None
+        raise Unprocessable(str(error), "amount", code="refund_exceeds_purchase") from None
     refund = Refund(
         refund_id=refund_id,
         purchase_id=purchase.id,
@@ -297,26 +311,27 @@ def record_refund(
         refunded_at=refunded_at,
         commission_reversal=reversal if purchase.commission is not None else None,
     )
-    db.session.add(refund)
     try:
-        db.session.flush()
+        with db.session.begin_nested():
+            db.session.add(refund)
     except IntegrityError:
-        db.session.rollback()
         existing = db.session.scalar(select(Refund).where(Refund.refund_id == refund_id))
         if existing is None or existing.request_hash != request_hash:
             raise Conflict(
-                "refund_id_conflict", f"Refund {refund_id} was already recorded with different details.", "refund_id"
+                f"Refund {refund_id} was already recorded with different details.",
+                "refund_id",
+                code="refund_id_conflict",
             ) from None
         return RecordedRefund(existing, created=False)
     if purchase.commission is not None and reversal.minor:
         accrual = db.session.scalar(
-            select(LedgerEntry).where(LedgerEntry.purchase_id == purchase.id, LedgerEntry.kind == "accrual")
+            select(LedgerEntry).where(LedgerEntry.purchase_id == purchase.id, LedgerEntry.kind == LedgerKind.ACCRUAL)
         )
         db.session.add(
             LedgerEntry(
                 partner_id=purchase.partner_id,
-                kind="reversal",
-                payable=accrual.payable if accrual else purchase.channel == "direct",
+                kind=LedgerKind.REVERSAL,
+                payable=accrual.payable if accrual else purchase.channel == Channel.DIRECT,
                 amount=-reversal,
                 purchase_id=purchase.id,
                 refund_id=refund.id,
@@ -326,7 +341,6 @@ def record_refund(
                 description=f"Refund {refund_id} of order {purchase.order_id}",
             )
         )
-    db.session.commit()
     return RecordedRefund(refund, created=True)
 
 
@@ -350,4 +364,5 @@ def balance(partner_id: int) -> Money:
 
 
 def percent_text(value: Decimal | None) -> str | None:
-    return None if value is None else format(value.normalize(), "f")
+    """A rate as the API writes it ("30", "12.5"); people read ``cloudcodes.formatting.percent``."""
+    return None if value is None else format_percent(value)

@@ -8,47 +8,27 @@ capped, and what each row shows is loaded with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
-from flask import Response, abort, redirect, render_template, request, url_for
+from flask import Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from cloudcodes import clock
-from cloudcodes.billing.models import LedgerEntry, PayoutStatement, Purchase
+from cloudcodes.billing.models import Channel, LedgerEntry, LedgerKind, PayoutStatement, Purchase
 from cloudcodes.billing.payouts import ledger_csv, month_label, statement_csv
 from cloudcodes.billing.services import refund_totals
 from cloudcodes.dashboard.views import blueprint
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
 from cloudcodes.partners.models import Partner
-from cloudcodes.partners.services import membership_of
 from cloudcodes.program.services import program_terms
 from cloudcodes.referrals.domains import display_domain
+from cloudcodes.web import partner_required
 
 PURCHASES_PER_PAGE = 20
 LEDGER_SHOWN = 50  # the latest entries on the page; the CSV has them all
-
-
-def earnings_pages(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
-    """Members of a partner only; the view receives the partner. Staff are sent to the console."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
-        if current_user.is_staff:
-            return redirect(url_for("admin.index"))
-        membership = membership_of(current_user)
-        if membership is None:
-            if request.endpoint == "dashboard.earnings":
-                return render_template("dashboard/earnings.html", partner=None)
-            abort(404)
-        return view(membership.partner, *args, **kwargs)
-
-    return login_required(wrapper)
 
 
 def _csv_response(text: str, filename: str) -> Response:
@@ -64,7 +44,7 @@ class PurchaseRow:
     def __init__(self, purchase: Purchase) -> None:
         self.purchase = purchase
         self.domain = display_domain(purchase.customer_domain)
-        self.direct = purchase.channel == "direct"
+        self.direct = purchase.channel == Channel.DIRECT
         self.refunded, self.reversed = refund_totals(purchase)
         self.fully_refunded = self.refunded.minor >= purchase.amount.minor
 
@@ -80,7 +60,7 @@ def _totals(partner: Partner) -> dict[str, Money]:
         select(
             total(and_(payable, LedgerEntry.payable_on <= today)),
             total(and_(payable, LedgerEntry.payable_on > today)),
-            total(LedgerEntry.kind == "payout", -1),
+            total(LedgerEntry.kind == LedgerKind.PAYOUT, -1),
             total(LedgerEntry.payable.is_(False)),
         ).where(LedgerEntry.partner_id == partner.id)
     ).one()
@@ -90,7 +70,7 @@ def _totals(partner: Partner) -> dict[str, Money]:
 
 
 @blueprint.get("/earnings")
-@earnings_pages
+@partner_required("dashboard/earnings.html")
 def earnings(partner: Partner) -> ResponseReturnValue:
     page_number = max(request.args.get("page", 1, type=int) or 1, 1)
     purchases = db.paginate(
@@ -134,7 +114,7 @@ def earnings(partner: Partner) -> ResponseReturnValue:
 
 
 @blueprint.get("/earnings/ledger.csv")
-@earnings_pages
+@partner_required()
 def earnings_ledger_csv(partner: Partner) -> ResponseReturnValue:
     entries = db.session.scalars(
         select(LedgerEntry)
@@ -146,7 +126,7 @@ def earnings_ledger_csv(partner: Partner) -> ResponseReturnValue:
 
 
 @blueprint.get("/earnings/statements/<int:statement_id>.csv")
-@earnings_pages
+@partner_required()
 def earnings_statement_csv(partner: Partner, statement_id: int) -> ResponseReturnValue:
     statement = db.session.scalar(
         select(PayoutStatement)

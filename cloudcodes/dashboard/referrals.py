@@ -8,31 +8,26 @@ or code is simply not found (404): its existence is never confirmed, not even by
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import wraps
 from typing import Any, cast
 
 import idna
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
 from flask_sqlalchemy.pagination import Pagination
 from flask_wtf import FlaskForm
 from sqlalchemy import ColumnElement, Select, case, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from cloudcodes import clock
-from cloudcodes.auth.models import User
+from cloudcodes import clock, formatting
 from cloudcodes.dashboard.views import blueprint
 from cloudcodes.extensions import db
 from cloudcodes.partners.models import Partner
-from cloudcodes.partners.services import membership_of
 from cloudcodes.program.services import program_terms
-from cloudcodes.referrals.codes import CodeError, parse_code
+from cloudcodes.referrals.codes import CodeError, parse_code, search_fragment
 from cloudcodes.referrals.domains import DomainError, display_domain, normalise_domain
 from cloudcodes.referrals.forms import (
     ACTIVE,
@@ -45,10 +40,8 @@ from cloudcodes.referrals.forms import (
     RenewRegistrationForm,
     RevokeCodeForm,
 )
-from cloudcodes.referrals.models import DomainRegistration, ReferralCode, RegistrationStatus
+from cloudcodes.referrals.models import DomainRegistration, ReferralCode
 from cloudcodes.referrals.services import (
-    DomainTaken,
-    ReferralError,
     is_live,
     issue_code,
     register_domain,
@@ -58,50 +51,15 @@ from cloudcodes.referrals.services import (
     revoke_code,
 )
 from cloudcodes.urls import external_url
+from cloudcodes.web import Done, partner_required, signed_in_user, submit
 
 PER_PAGE = 20
 ENDING_SOON_DAYS = 14  # from here on a registration is shown as "ends in N days", a nudge to renew
-_CODE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2014\u2212]+")
-_CODE_LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
-
-
-def _day(value: datetime) -> str:
-    return f"{value:%d %B %Y}".lstrip("0")
 
 
 def redeem_url(code: str | None = None, domain: str | None = None) -> str:
     """The customer's checkout page, with the code and the domain filled in when given."""
     return external_url("checkout.start", code=code, domain=domain)
-
-
-def _user() -> User:
-    return cast(User, current_user._get_current_object())  # type: ignore[attr-defined]
-
-
-# --- Who may use these pages ------------------------------------------------------------------
-
-
-def partner_pages(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
-    """Logged-in members of a partner only; the view receives the partner as its first argument.
-
-    Staff have the console instead (a GET is sent there, as the dashboard's index does). A user
-    without a partner gets a friendly page on GET and 404 on anything else.
-    """
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
-        if current_user.is_staff:
-            if request.method == "GET":
-                return redirect(url_for("admin.index"))
-            abort(404)
-        membership = membership_of(current_user)
-        if membership is None:
-            if request.method == "GET":
-                return render_template("dashboard/referrals.html", partner=None)
-            abort(404)
-        return view(membership.partner, *args, **kwargs)
-
-    return login_required(wrapper)
 
 
 def _registration_or_404(partner: Partner, registration_id: int) -> DomainRegistration:
@@ -180,7 +138,7 @@ def _search(term: str) -> ColumnElement[bool]:
         with suppress(idna.IDNAError, UnicodeError):
             domains.add(idna.encode(term, uts46=True).decode("ascii"))
     conditions = [DomainRegistration.domain.icontains(domain, autoescape=True) for domain in domains]
-    compact = {_CODE_SEPARATORS.sub("", term).upper().translate(_CODE_LOOKALIKES)}
+    compact = {search_fragment(term)}
     with suppress(CodeError):
         compact.add(parse_code(term).replace("-", ""))
     stored_compact = func.replace(ReferralCode.code, "-", "")
@@ -241,15 +199,14 @@ def _registration_state(registration: DomainRegistration, now: datetime) -> tupl
         if registration.is_active:
             # Past its lifetime but not yet swept by `domains expire`: ended all the same.
             return "expired", "Expired", None
-        status = RegistrationStatus(registration.status)
-        return status.value, status.label, None
+        return registration.status.value, registration.status.label, None
     if registration.converted_at is not None:
         return "converted", "Converted", None
     days_left = (registration.expires_at.date() - now.date()).days
     if days_left <= ENDING_SOON_DAYS:
         if days_left <= 0:
             return "ending", "Ends today", days_left
-        return "ending", f"Ends in {days_left} day{'s' if days_left != 1 else ''}", days_left
+        return "ending", f"Ends in {formatting.plural(days_left, 'day')}", days_left
     return "active", "Active", days_left
 
 
@@ -259,7 +216,7 @@ def customer_message(partner: Partner, registration: DomainRegistration, code: R
     if registration.converted_at is not None:
         validity = "The code has no end date."
     else:
-        validity = f"The code is valid until {_day(registration.expires_at)}."
+        validity = f"The code is valid until {formatting.date(registration.expires_at)}."
     return (
         "Hello,\n\n"
         f"Here is your CloudCodes referral code for {domain}:\n\n"
@@ -290,14 +247,13 @@ def _rows(
             row.release_form = form(ReleaseRegistrationForm, f"release-{registration.id}")
             row.generate_form = form(GenerateCodeForm, f"generate-{registration.id}")
         for code in registration.codes:
-            code_state = "revoked" if code.revoked_at is not None else ("active" if live else "expired")
-            code_row = CodeRow(code, code_state)
-            if code_state == "active":
+            code_row = CodeRow(code, code.state)
+            if code_row.state == "active":
                 if registration.converted_at is not None:
                     code_row.validity = "Valid while your registration is active; a converted domain does not run out."
                 else:
                     code_row.validity = (
-                        f"Valid while your registration is active, until {_day(registration.expires_at)}; "
+                        f"Valid while your registration is active, until {formatting.date(registration.expires_at)}; "
                         "renew before then."
                     )
                 code_row.message = customer_message(partner, registration, code)
@@ -349,82 +305,85 @@ def _render(
     ), status
 
 
-def _back(filters: Filters, *, anchor: str | None = None, with_page: bool = True) -> ResponseReturnValue:
-    return redirect(url_for("dashboard.referrals", **filters.link_args(with_page=with_page), _anchor=anchor), 303)
+def _back_url(filters: Filters, *, anchor: str | None = None, with_page: bool = True) -> str:
+    return url_for("dashboard.referrals", **filters.link_args(with_page=with_page), _anchor=anchor)
 
 
 # --- The pages --------------------------------------------------------------------------------
 
 
 @blueprint.get("/referrals")
-@partner_pages
+@partner_required("dashboard/referrals.html")
 def referrals(partner: Partner) -> ResponseReturnValue:
     return _render(partner, _filters())
 
 
 @blueprint.post("/referrals/registrations")
-@partner_pages
+@partner_required("dashboard/referrals.html")
 def referrals_register(partner: Partner) -> ResponseReturnValue:
     filters = _filters()
     form = RegisterDomainForm()
-    if not form.validate_on_submit():
-        return _render(partner, filters, 400, register_form=form)
-    try:
-        registration = register_domain(partner, form.domain.data or "", by=_user())
-    except ReferralError as error:
-        db.session.rollback()
-        if error.field == "domain":
-            form.domain.errors = [*form.domain.errors, str(error)]
-        else:
-            form.form_errors.append(str(error))
-        return _render(partner, filters, 409 if isinstance(error, DomainTaken) else 400, register_form=form)
-    flash(
-        f"{registration.display} is registered to you until {_day(registration.expires_at)}. "
-        "Generate a referral code for it below.",
-        "success",
+
+    def perform() -> Done:
+        registration = register_domain(partner, form.domain.data or "", by=signed_in_user())
+        message = (
+            f"{registration.display} is registered to you until {formatting.date(registration.expires_at)}. "
+            "Generate a referral code for it below."
+        )
+        # A new registration comes first in the list: back to its first page.
+        return Done(message, to=_back_url(filters, anchor=f"registration-{registration.id}", with_page=False))
+
+    return submit(
+        form,
+        perform,
+        back=_back_url(filters),
+        show=lambda status: _render(partner, filters, status, register_form=form),
     )
-    # A new registration comes first in the list: back to its first page.
-    return _back(filters, anchor=f"registration-{registration.id}", with_page=False)
 
 
 def _act(partner: Partner, prefix: str, form: FlaskForm, perform: Callable[[], tuple[str, str]]) -> ResponseReturnValue:
-    """Validate, perform (gives the success message and the row to come back to), and answer alike."""
+    """Validate, perform (gives the success message and the row to come back to), and answer alike.
+
+    A refusal here means the registration or code changed under the partner (ended, already
+    revoked): it is flashed on the list, which shows where things stand.
+    """
     filters = _filters()
-    if not form.validate_on_submit():
-        return _render(partner, filters, 400, given={prefix: form})
-    try:
+
+    def done() -> Done:
         message, anchor = perform()
-    except ReferralError as error:
-        # The registration or code changed under the partner (ended, already revoked): say where it stands.
-        db.session.rollback()
-        flash(str(error), "warning")
-        return _back(filters)
-    flash(message, "success")
-    return _back(filters, anchor=anchor)
+        return Done(message, to=_back_url(filters, anchor=anchor))
+
+    return submit(
+        form,
+        done,
+        back=_back_url(filters),
+        show=lambda status: _render(partner, filters, status, given={prefix: form}),
+        refusal="flash",
+    )
 
 
 @blueprint.post("/referrals/registrations/<int:registration_id>/renew")
-@partner_pages
+@partner_required("dashboard/referrals.html")
 def referrals_renew(partner: Partner, registration_id: int) -> ResponseReturnValue:
     registration = _registration_or_404(partner, registration_id)
     prefix = f"renew-{registration.id}"
 
     def perform() -> tuple[str, str]:
-        renew(registration, by=_user())
-        message = f"{registration.display} is renewed: it now runs until {_day(registration.expires_at)}."
+        renew(registration, by=signed_in_user())
+        message = f"{registration.display} is renewed: it now runs until {formatting.date(registration.expires_at)}."
         return message, f"registration-{registration.id}"
 
     return _act(partner, prefix, RenewRegistrationForm(prefix=prefix), perform)
 
 
 @blueprint.post("/referrals/registrations/<int:registration_id>/release")
-@partner_pages
+@partner_required("dashboard/referrals.html")
 def referrals_release(partner: Partner, registration_id: int) -> ResponseReturnValue:
     registration = _registration_or_404(partner, registration_id)
     prefix = f"release-{registration.id}"
 
     def perform() -> tuple[str, str]:
-        release(registration, by=_user())
+        release(registration, by=signed_in_user())
         message = (
             f"{registration.display} is released: its referral codes no longer work, "
             "and any partner may register the domain now."
@@ -435,13 +394,13 @@ def referrals_release(partner: Partner, registration_id: int) -> ResponseReturnV
 
 
 @blueprint.post("/referrals/registrations/<int:registration_id>/codes")
-@partner_pages
+@partner_required("dashboard/referrals.html")
 def referrals_generate_code(partner: Partner, registration_id: int) -> ResponseReturnValue:
     registration = _registration_or_404(partner, registration_id)
     prefix = f"generate-{registration.id}"
 
     def perform() -> tuple[str, str]:
-        code = issue_code(registration, by=_user())
+        code = issue_code(registration, by=signed_in_user())
         message = (
             f"New referral code {code.code} for {registration.display}. "
             "Copy it, or send your customer the ready message below it."
@@ -452,13 +411,13 @@ def referrals_generate_code(partner: Partner, registration_id: int) -> ResponseR
 
 
 @blueprint.post("/referrals/codes/<int:code_id>/revoke")
-@partner_pages
+@partner_required("dashboard/referrals.html")
 def referrals_revoke_code(partner: Partner, code_id: int) -> ResponseReturnValue:
     code = _code_or_404(partner, code_id)
     prefix = f"revoke-{code.id}"
 
     def perform() -> tuple[str, str]:
-        revoke_code(code, by=_user())
+        revoke_code(code, by=signed_in_user())
         return f"Code {code.code} is revoked: it no longer works. It stays listed here.", f"code-{code.id}"
 
     return _act(partner, prefix, RevokeCodeForm(prefix=prefix), perform)

@@ -8,10 +8,10 @@ from sqlalchemy import select
 from cloudcodes import clock
 from cloudcodes.extensions import db
 from cloudcodes.partners.models import PartnerLevel
-from cloudcodes.partners.qualification import progress
 from cloudcodes.partners.services import level_record_on, membership_of
 from cloudcodes.program.services import program_terms
 from cloudcodes.program.terms import RESELLER
+from cloudcodes.qualification.services import progress
 
 blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloudcodes import clock
+from cloudcodes.db import enum_column
 from cloudcodes.extensions import db
+
+
+class MailStatus(StrEnum):
+    QUEUED = "queued"  # waiting for its (next) delivery attempt
+    SENT = "sent"
 
 
 class OutboxMessage(db.Model):
@@ -14,7 +21,6 @@ class OutboxMessage(db.Model):
 
     __tablename__ = "outbox_messages"
     __table_args__ = (
-        CheckConstraint("status IN ('queued', 'sent')", name="known_status"),
         CheckConstraint("attempts >= 0", name="attempts_not_negative"),
         Index("ix_outbox_messages_due", "status", "next_attempt_at"),
     )
@@ -29,7 +35,7 @@ class OutboxMessage(db.Model):
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text)
     template: Mapped[str] = mapped_column(String(80))
-    status: Mapped[str] = mapped_column(String(10), default="queued")
+    status: Mapped[MailStatus] = enum_column(MailStatus, name="known_status", length=10, default=MailStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)

@@ -24,11 +24,12 @@ from urllib.parse import unquote, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template, render_template_string
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from cloudcodes import clock
 from cloudcodes.extensions import db
-from cloudcodes.mail.models import OutboxMessage
+from cloudcodes.mail.models import MailStatus, OutboxMessage
+from cloudcodes.services import transactional
 
 SUBJECT_PREFIX = "Subject: "
 SMTP_TIMEOUT = 10  # seconds, for connecting and for each reply
@@ -87,7 +88,7 @@ def queue_email(
         text_body=text_body,
         html_body=html_body,
         template=template,
-        status="queued",
+        status=MailStatus.QUEUED,
         attempts=0,
         created_at=now,
         next_attempt_at=now,
@@ -225,18 +226,56 @@ def backoff(attempts: int) -> timedelta:
     return BACKOFF[min(max(attempts, 1), len(BACKOFF)) - 1]
 
 
+def _due(now: datetime) -> Select[tuple[OutboxMessage]]:
+    return select(OutboxMessage).where(OutboxMessage.status == MailStatus.QUEUED, OutboxMessage.next_attempt_at <= now)
+
+
+@transactional
+def _due_ids(now: datetime, limit: int) -> list[int]:
+    # Its own (short) transaction: nothing stays locked while the mail server is talked to.
+    query = _due(now).with_only_columns(OutboxMessage.id).order_by(OutboxMessage.id).limit(limit)
+    return list(db.session.scalars(query))
+
+
+@transactional
+def _deliver_one(
+    message_id: int, transport: _Transport, sender: Address, now: datetime, report: DeliveryReport
+) -> bool:
+    """Send one message, recording the outcome in its own transaction; True when the server is unreachable."""
+    # Lock the row (PostgreSQL) so that two runs at once never send the same message.
+    message = db.session.scalars(
+        _due(now).where(OutboxMessage.id == message_id).with_for_update(skip_locked=True)
+    ).first()
+    if message is None:  # sent meanwhile by another run
+        return False
+    message.attempts += 1
+    try:
+        transport.send(build_email(message, sender, now), message.id)
+    except (smtplib.SMTPException, OSError) as error:
+        message.last_error = _describe(error)[:MAX_ERROR_LENGTH]
+        message.next_attempt_at = now + backoff(message.attempts)
+        report.failed += 1
+        return isinstance(error, _Unreachable)
+    message.status = MailStatus.SENT
+    message.sent_at = now
+    message.last_error = None
+    report.sent += 1
+    return False
+
+
+@transactional
+def _still_queued() -> int:
+    waiting = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == MailStatus.QUEUED)
+    return db.session.scalar(waiting) or 0
+
+
 def deliver_due(now: datetime | None = None, limit: int = 100) -> DeliveryReport:
-    """Send the queued messages that are due, oldest first, committing after each one."""
+    """Send the queued messages that are due, oldest first, each one's outcome committed on its own."""
     now = now or clock.now()
     settings = parse_smtp_url(current_app.config.get("SMTP_URL"))
     sender = site_sender()
     report = DeliveryReport()
-
-    def due():
-        return select(OutboxMessage).where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now)
-
-    ids = db.session.scalars(due().with_only_columns(OutboxMessage.id).order_by(OutboxMessage.id).limit(limit)).all()
-    db.session.commit()
+    ids = _due_ids(now, limit)
 
     if settings is None:
         transport: _Transport = _FolderTransport(Path(current_app.instance_path) / "mail", now)
@@ -245,35 +284,11 @@ def deliver_due(now: datetime | None = None, limit: int = 100) -> DeliveryReport
         transport = _SmtpTransport(settings)
     try:
         for message_id in ids:
-            # Lock the row (PostgreSQL) so that two runs at once never send the same message.
-            query = due().where(OutboxMessage.id == message_id).with_for_update(skip_locked=True)
-            message = db.session.scalars(query).first()
-            if message is None:  # sent meanwhile by another run
-                db.session.commit()
-                continue
-            message.attempts += 1
-            try:
-                transport.send(build_email(message, sender, now), message.id)
-            except (smtplib.SMTPException, OSError) as error:
-                message.last_error = _describe(error)[:MAX_ERROR_LENGTH]
-                message.next_attempt_at = now + backoff(message.attempts)
-                report.failed += 1
-                unreachable = isinstance(error, _Unreachable)
-            else:
-                message.status = "sent"
-                message.sent_at = now
-                message.last_error = None
-                report.sent += 1
-                unreachable = False
-            db.session.commit()
-            if unreachable:  # the rest would fail the same way; they wait for the next run
-                break
+            if _deliver_one(message_id, transport, sender, now, report):
+                break  # unreachable: the rest would fail the same way; they wait for the next run
     finally:
         transport.close()
-
-    waiting = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "queued")
-    report.queued = max(db.session.scalar(waiting) - report.failed, 0)
-    db.session.commit()
+    report.queued = max(_still_queued() - report.failed, 0)
     return report
 
 

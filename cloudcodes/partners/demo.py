@@ -52,7 +52,7 @@ def seed_level_stories() -> list[tuple[str, str, str]]:
         requirement.verified_at, requirement.verified_by_id = now, manager.id
     acme.memberships[0].sales_training_completed_on = today - timedelta(days=45)
     acme.requirements.extend(
-        PartnerRequirement(kind=kind.value, verified_at=now, verified_by_id=manager.id, **fields)
+        PartnerRequirement(kind=kind, verified_at=now, verified_by_id=manager.id, **fields)
         for kind, fields in _acme_premier_requirements(today).items()
     )
 

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from cloudcodes import formatting
 from cloudcodes.money import Money
-from cloudcodes.program.terms import PREMIER, RESELLER, ProgramTerms
+from cloudcodes.program.terms import PREMIER, RESELLER, Level, ProgramTerms
 
 
 def upgrade_effective_date(met_on: date) -> date:
@@ -31,7 +32,7 @@ def protected_until(effective: date) -> date:
 
 @dataclass(frozen=True, slots=True)
 class LevelRecord:
-    level: str
+    level: Level
     effective_from: date
     protected_until: date | None = None
 
@@ -79,7 +80,9 @@ def unmet_premier_requirements(facts: RequirementFacts, terms: ProgramTerms) -> 
         unmet.append("a technical team")
     if facts.revenue.minor < terms.premier_revenue_commitment.minor:
         short = terms.premier_revenue_commitment - facts.revenue
-        unmet.append(f"{short.format()} more net revenue (of {terms.premier_revenue_commitment.format()})")
+        unmet.append(
+            f"{formatting.money(short)} more net revenue (of {formatting.money(terms.premier_revenue_commitment)})"
+        )
     if facts.trained_sales_staff < terms.premier_trained_sales_staff:
         unmet.append(f"{terms.premier_trained_sales_staff - facts.trained_sales_staff} more trained sales staff")
     if not facts.joint_business_plan:
@@ -99,7 +102,7 @@ def meets_premier(facts: RequirementFacts, terms: ProgramTerms) -> bool:
 class LevelChange:
     """A new level record to write (and announce)."""
 
-    level: str
+    level: Level
     effective_from: date
     protected_until: date | None
     reason: str  # "upgrade" or "annual"

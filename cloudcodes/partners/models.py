@@ -10,9 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudcodes import clock
 from cloudcodes.auth.models import User
-from cloudcodes.db import money_column
+from cloudcodes.db import enum_column, money_column
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
+from cloudcodes.program.terms import Level
 
 
 class PartnerStatus(StrEnum):
@@ -51,21 +52,17 @@ REQUIREMENT_LABELS = {
 }
 
 
-def _in(column: str, values: type[StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
-
-
 class Partner(db.Model):
     __tablename__ = "partners"
-    __table_args__ = (CheckConstraint(_in("status", PartnerStatus), name="known_status"),)
-
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     website: Mapped[str] = mapped_column(String(300))
     country: Mapped[str] = mapped_column(String(80))
     phone: Mapped[str] = mapped_column(String(40), default="")
     workspace_reseller_id: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[str] = mapped_column(String(20), default=PartnerStatus.ACTIVE.value)
+    status: Mapped[PartnerStatus] = enum_column(
+        PartnerStatus, name="known_status", length=20, default=PartnerStatus.ACTIVE
+    )
     channel_manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     # The application it was approved from: unique, so one application can never make two partners.
     application_id: Mapped[int | None] = mapped_column(ForeignKey("partner_applications.id"), unique=True)
@@ -89,12 +86,10 @@ class PartnerMembership(db.Model):
     """A user's place in a partner organisation; a user belongs to at most one partner."""
 
     __tablename__ = "partner_memberships"
-    __table_args__ = (CheckConstraint(_in("role", MemberRole), name="known_role"),)
-
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[MemberRole] = enum_column(MemberRole, name="known_role", length=20)
     sales_training_completed_on: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
@@ -107,13 +102,12 @@ class PartnerLevel(db.Model):
 
     __tablename__ = "partner_levels"
     __table_args__ = (
-        CheckConstraint("level IN ('reseller', 'premier')", name="known_level"),
         UniqueConstraint("partner_id", "effective_from", name="uq_partner_levels_partner_effective_from"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
-    level: Mapped[str] = mapped_column(String(20))
+    level: Mapped[Level] = enum_column(Level, name="known_level", length=20)
     effective_from: Mapped[date]
     protected_until: Mapped[date | None]
     reason: Mapped[str] = mapped_column(String(40))
@@ -129,14 +123,13 @@ class PartnerRequirement(db.Model):
 
     __tablename__ = "partner_requirements"
     __table_args__ = (
-        CheckConstraint(_in("kind", RequirementKind), name="known_kind"),
         CheckConstraint("ends_on IS NULL OR starts_on IS NULL OR ends_on >= starts_on", name="dates_in_order"),
         Index("ix_partner_requirements_partner_kind", "partner_id", "kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[RequirementKind] = enum_column(RequirementKind, name="known_kind", length=40)
     # The calendar year a yearly requirement (business plan, campaign, trained staff) is for.
     year: Mapped[int | None]
     detail: Mapped[str] = mapped_column(Text, default="")
@@ -159,4 +152,4 @@ class PartnerRequirement(db.Model):
 
     @property
     def label(self) -> str:
-        return RequirementKind(self.kind).label
+        return self.kind.label

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, Select, select
 
 from cloudcodes import clock
 from cloudcodes.auth.models import User
@@ -17,6 +18,7 @@ from cloudcodes.partners.models import (
     PartnerRequirement,
     RequirementKind,
 )
+from cloudcodes.program.terms import Level
 
 
 def create_partner(
@@ -24,7 +26,7 @@ def create_partner(
     name: str,
     website: str,
     country: str,
-    level: str,
+    level: Level,
     channel_manager: User | None,
     phone: str = "",
     workspace_reseller_id: str = "",
@@ -57,24 +59,32 @@ def create_partner(
 
 
 def add_member(partner: Partner, user: User, role: MemberRole) -> PartnerMembership:
-    membership = PartnerMembership(partner=partner, user=user, role=role.value)
+    membership = PartnerMembership(partner=partner, user=user, role=role)
     db.session.add(membership)
     return membership
 
 
 def add_requirement(partner: Partner, kind: RequirementKind, detail: str, year: int | None = None) -> None:
-    partner.requirements.append(PartnerRequirement(kind=kind.value, detail=detail, year=year))
+    partner.requirements.append(PartnerRequirement(kind=kind, detail=detail, year=year))
 
 
 def membership_of(user: User) -> PartnerMembership | None:
     return db.session.scalar(select(PartnerMembership).where(PartnerMembership.user_id == user.id))
 
 
-def level_record_on(partner_id: int, day: date) -> PartnerLevel | None:
+def _in_force_on(query: Select[Any], day: date) -> Select[Any]:
     """The level record in force on ``day``: the latest one that took effect on or before it."""
-    return db.session.scalar(
-        select(PartnerLevel)
-        .where(PartnerLevel.partner_id == partner_id, PartnerLevel.effective_from <= day)
-        .order_by(PartnerLevel.effective_from.desc())
-        .limit(1)
+    return query.where(PartnerLevel.effective_from <= day).order_by(PartnerLevel.effective_from.desc()).limit(1)
+
+
+def level_record_on(partner_id: int, day: date) -> PartnerLevel | None:
+    return db.session.scalar(_in_force_on(select(PartnerLevel).where(PartnerLevel.partner_id == partner_id), day))
+
+
+def level_on_column(day: date) -> ScalarSelect[Any]:
+    """The level each partner of a query over ``Partner`` has on ``day``, as a column to filter or sort by."""
+    return (
+        _in_force_on(select(PartnerLevel.level).where(PartnerLevel.partner_id == Partner.id), day)
+        .correlate(Partner)
+        .scalar_subquery()
     )

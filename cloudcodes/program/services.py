@@ -10,20 +10,18 @@ from email_validator import EmailNotValidError, validate_email
 from flask import g, has_app_context
 from sqlalchemy import select
 
+from cloudcodes.audit.services import record
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
 from cloudcodes.program.models import ProgramSettings, VolumeDiscountTier
-from cloudcodes.program.terms import DEFAULT_TERMS, ProgramTerms, VolumeTier
+from cloudcodes.program.terms import DEFAULT_TERMS, ProgramTerms, VolumeTier, format_percent
+from cloudcodes.services import ServiceError, transactional
 
 SETTINGS_ID = 1
 
 
-class SettingsError(ValueError):
+class SettingsError(ServiceError):
     """A setting that cannot be saved; ``field`` names it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def program_terms() -> ProgramTerms:
@@ -59,36 +57,55 @@ def _validate(terms: ProgramTerms) -> None:
     for name in ("reseller_margin_pct", "premier_margin_pct"):
         value = getattr(terms, name)
         if not value.is_finite() or not Decimal(0) <= value <= Decimal(100) or value != value.quantize(Decimal("0.01")):
-            raise SettingsError(name, "A margin is a percentage between 0 and 100, with at most two decimals.")
+            raise SettingsError("A margin is a percentage between 0 and 100, with at most two decimals.", name)
     if terms.premier_margin_pct < terms.reseller_margin_pct:
-        raise SettingsError("premier_margin_pct", "The Premier margin cannot be lower than the Reseller margin.")
+        raise SettingsError("The Premier margin cannot be lower than the Reseller margin.", "premier_margin_pct")
     if terms.premier_revenue_commitment.minor < 0:
-        raise SettingsError("premier_revenue_commitment", "The revenue commitment cannot be negative.")
+        raise SettingsError("The revenue commitment cannot be negative.", "premier_revenue_commitment")
     if terms.premier_revenue_commitment.currency != terms.currency:
-        raise SettingsError("premier_revenue_commitment", "The commitment must be in the program's currency.")
+        raise SettingsError("The commitment must be in the program's currency.", "premier_revenue_commitment")
     if terms.premier_trained_sales_staff < 0:
-        raise SettingsError("premier_trained_sales_staff", "The number of trained sales staff cannot be negative.")
+        raise SettingsError("The number of trained sales staff cannot be negative.", "premier_trained_sales_staff")
     if terms.registration_lifetime_days < 1:
-        raise SettingsError("registration_lifetime_days", "A registration lasts at least one day.")
+        raise SettingsError("A registration lasts at least one day.", "registration_lifetime_days")
     if terms.commission_hold_days < 0:
-        raise SettingsError("commission_hold_days", "The hold cannot be negative.")
+        raise SettingsError("The hold cannot be negative.", "commission_hold_days")
     seats = [tier.min_seats for tier in terms.volume_tiers]
     if len(seats) != len(set(seats)) or any(s < 1 for s in seats):
-        raise SettingsError("volume_tiers", "Each volume tier needs its own seat count of at least 1.")
+        raise SettingsError("Each volume tier needs its own seat count of at least 1.", "volume_tiers")
     points = [tier.extra_points for tier in terms.volume_tiers]
     if any(not p.is_finite() or p < 0 for p in points):
-        raise SettingsError("volume_tiers", "Extra margin points are zero or more.")
+        raise SettingsError("Extra margin points are zero or more.", "volume_tiers")
     if terms.premier_margin_pct + max(points, default=Decimal(0)) > 100:
         # A commission can never be more than the purchase itself.
-        raise SettingsError("volume_tiers", "The Premier margin plus the largest volume points cannot pass 100 %.")
+        raise SettingsError("The Premier margin plus the largest volume points cannot pass 100 %.", "volume_tiers")
     try:
         validate_email(terms.contact_email, check_deliverability=False)
     except EmailNotValidError:
-        raise SettingsError("contact_email", "Enter a valid contact e-mail address.") from None
+        raise SettingsError("Enter a valid contact e-mail address.", "contact_email") from None
 
 
-def update_program_terms(**changes: Any) -> ProgramTerms:
-    """Save new terms; they apply from now on and never touch commissions already fixed."""
+def describe(name: str, value: Any) -> Any:
+    """A setting's value as the audit log keeps it (JSON, no Decimal)."""
+    if isinstance(value, Decimal):
+        return format_percent(value)
+    if isinstance(value, Money):
+        return f"{value.to_decimal()} {value.currency}"
+    if name == "volume_tiers":
+        return [{"min_seats": tier.min_seats, "extra_points": format_percent(tier.extra_points)} for tier in value]
+    return value
+
+
+def snapshot(terms: ProgramTerms) -> dict[str, Any]:
+    return {name: describe(name, getattr(terms, name)) for name in ProgramTerms.__dataclass_fields__}
+
+
+@transactional
+def update_program_terms(*, by: Any = None, **changes: Any) -> ProgramTerms:
+    """Save new terms; they apply from now on and never touch commissions already fixed.
+
+    The change is audited (each setting before and after) in the same transaction.
+    """
     current = program_terms()
     if "premier_revenue_commitment" in changes and not isinstance(changes["premier_revenue_commitment"], Money):
         currency = changes.get("currency", current.currency)
@@ -111,6 +128,12 @@ def update_program_terms(**changes: Any) -> ProgramTerms:
         db.session.add_all(
             VolumeDiscountTier(min_seats=t.min_seats, extra_points=t.extra_points) for t in new_terms.volume_tiers
         )
-    db.session.commit()
+    before = snapshot(current)
+    record(
+        "program.settings_changed",
+        actor=by,
+        target=row,
+        details={name: {"before": before[name], "after": describe(name, value)} for name, value in changes.items()},
+    )
     g.pop("program_terms", None)
     return new_terms

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 
 from cloudcodes.money import Money
 
-RESELLER = "reseller"
-PREMIER = "premier"
-LEVELS = (RESELLER, PREMIER)
-LEVEL_NAMES = {RESELLER: "Reseller", PREMIER: "Premier"}
+
+class Level(StrEnum):
+    """A partner level; stored as its value wherever a level is kept."""
+
+    RESELLER = "reseller"
+    PREMIER = "premier"
+
+    @property
+    def label(self) -> str:
+        return LEVEL_NAMES[self]
+
+
+# The members under the names the rules and tests have long used; LEVEL_NAMES feeds formatting.level_name().
+RESELLER = Level.RESELLER
+PREMIER = Level.PREMIER
+LEVELS = tuple(Level)
+LEVEL_NAMES = {Level.RESELLER: "Reseller", Level.PREMIER: "Premier"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,16 +47,16 @@ class ProgramTerms:
     contact_email: str
     volume_tiers: tuple[VolumeTier, ...] = field(default=())
 
-    def margin_pct(self, level: str) -> Decimal:
-        if level == PREMIER:
+    def margin_pct(self, level: Level) -> Decimal:
+        if level == Level.PREMIER:
             return self.premier_margin_pct
-        if level == RESELLER:
+        if level == Level.RESELLER:
             return self.reseller_margin_pct
         raise ValueError(f"Unknown level {level!r}.")
 
-    def volume_points(self, level: str, seats: int) -> Decimal:
+    def volume_points(self, level: Level, seats: int) -> Decimal:
         """The extra points one purchase of ``seats`` earns: the highest tier reached, Premier only."""
-        if level != PREMIER:
+        if level != Level.PREMIER:
             return Decimal(0)
         reached = [tier.extra_points for tier in self.volume_tiers if seats >= tier.min_seats]
         return max(reached, default=Decimal(0))

@@ -14,11 +14,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from cloudcodes import formatting
 from cloudcodes.audit.services import record
 from cloudcodes.content import placeholders
 from cloudcodes.extensions import db
 from cloudcodes.program.services import program_terms
 from cloudcodes.public.models import FaqEntry
+from cloudcodes.services import ServiceError, transactional
 
 QUESTION_MAX = 300
 SLUG_MAX = 80  # the column's length
@@ -31,12 +33,8 @@ _PLACEHOLDER = re.compile(r"\[\[\s*([A-Za-z_]+)\s*\]\]")
 _TAKEN = "Another question already uses this address; choose another one."
 
 
-class FaqError(ValueError):
+class FaqError(ServiceError):
     """A change to the FAQ that cannot be made; ``field`` names the form field at fault, if one is."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +88,7 @@ def _clean(data: FaqInput, exclude_id: int | None) -> FaqInput:
     if not answer:
         raise FaqError("Enter the answer.", "answer_markdown")
     if len(answer) > ANSWER_MAX:
-        raise FaqError(f"An answer has at most {ANSWER_MAX:,} characters.", "answer_markdown")
+        raise FaqError(f"An answer has at most {formatting.number(ANSWER_MAX)} characters.", "answer_markdown")
     known = available_placeholders()
     unknown = sorted({name for name in _PLACEHOLDER.findall(answer) if name not in known})
     if unknown:
@@ -115,15 +113,15 @@ def _clean(data: FaqInput, exclude_id: int | None) -> FaqInput:
     return FaqInput(question=question, slug=slug, answer_markdown=answer, published=data.published)
 
 
-def _commit() -> None:
-    """Commit; the slug's unique constraint has the last word when two admins pick one at once."""
+def _write() -> None:
+    """Send the change now: the slug's unique constraint has the last word when two admins pick one at once."""
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
-        db.session.rollback()
         raise FaqError(_TAKEN, "slug") from None
 
 
+@transactional
 def create_entry(data: FaqInput, *, by: Any = None) -> FaqEntry:
     """A new question, placed last."""
     clean = _clean(data, exclude_id=None)
@@ -136,21 +134,18 @@ def create_entry(data: FaqInput, *, by: Any = None) -> FaqEntry:
         position=(last or 0) + 1,
     )
     db.session.add(entry)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise FaqError(_TAKEN, "slug") from None
+    _write()
     record(
         "faq.created",
         actor=by,
         target=entry,
         details={"slug": entry.slug, "question": entry.question, "published": entry.published},
     )
-    _commit()
+    _write()
     return entry
 
 
+@transactional
 def update_entry(entry: FaqEntry, data: FaqInput, *, by: Any = None) -> dict[str, dict[str, Any]]:
     """Save the question's new text; returns what changed (before and after), empty when nothing did."""
     clean = _clean(data, exclude_id=entry.id)
@@ -163,10 +158,11 @@ def update_entry(entry: FaqEntry, data: FaqInput, *, by: Any = None) -> dict[str
     if not changes:
         return changes
     record("faq.updated", actor=by, target=entry, details={"slug": clean.slug, "changes": changes})
-    _commit()
+    _write()
     return changes
 
 
+@transactional
 def move_entry(entry: FaqEntry, direction: str, *, by: Any = None) -> None:
     """Swap the question with its neighbour above (``up``) or below (``down``).
 
@@ -190,9 +186,9 @@ def move_entry(entry: FaqEntry, direction: str, *, by: Any = None) -> None:
         target=entry,
         details={"slug": entry.slug, "direction": direction, "from": index + 1, "to": other + 1},
     )
-    db.session.commit()
 
 
+@transactional
 def delete_entry(entry: FaqEntry, *, by: Any = None) -> None:
     """Remove the question for good; the audit event keeps its text."""
     record(
@@ -207,4 +203,3 @@ def delete_entry(entry: FaqEntry, *, by: Any = None) -> None:
         },
     )
     db.session.delete(entry)
-    db.session.commit()

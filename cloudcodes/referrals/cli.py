@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 import click
 from flask.cli import AppGroup
 
-from cloudcodes import clock
+from cloudcodes import clock, formatting
 from cloudcodes.referrals.services import expire_registrations
 
 domains_cli = AppGroup("domains", help="Customer domain registrations.")
@@ -33,6 +33,6 @@ def expire_command(as_of: str | None) -> None:
     moment = parse_as_of(as_of)
     report = expire_registrations(moment)
     click.echo(
-        f"Expired {report.registrations} registration{'s' if report.registrations != 1 else ''} "
-        f"and {report.codes} referral code{'s' if report.codes != 1 else ''} as of {moment:%Y-%m-%d}."
+        f"Expired {formatting.plural(report.registrations, 'registration')} "
+        f"and {formatting.plural(report.codes, 'referral code')} as of {moment:%Y-%m-%d}."
     )

@@ -88,6 +88,15 @@ def is_valid(text: str) -> bool:
     return True
 
 
+def search_fragment(text: str) -> str:
+    """Part of a code as a person typed it, in the form of a stored code without its dashes.
+
+    Separators go, letters are upper case and the look-alikes read as digits, as in ``parse_code``;
+    nothing else is checked, so a search can find ``7K3Q-9M`` inside ``CC-7K3Q-9M2P-XW43``.
+    """
+    return "".join(char for char in text if not _is_separator(char)).upper().translate(_LOOKALIKES)
+
+
 def _body_symbols(text: str) -> str:
     """The twelve symbols of ``text`` with the prefix, separators and look-alike letters dealt with."""
     typed = text.strip()

@@ -40,5 +40,4 @@ def seed_referrals() -> list[tuple[str, str, str]]:
     # One registration close to its end, so the dashboard shows a renewal reminder.
     ending = db.session.scalar(select(DomainRegistration).where(DomainRegistration.domain == "xn--bcher-demo-9db.de"))
     ending.expires_at = clock.now() + timedelta(days=6)
-    db.session.commit()
     return []

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudcodes import clock
 from cloudcodes.auth.models import User
+from cloudcodes.db import enum_column
 from cloudcodes.extensions import db
 from cloudcodes.partners.models import Partner
 from cloudcodes.referrals.domains import display_domain
@@ -31,7 +32,6 @@ class DomainRegistration(db.Model):
 
     __tablename__ = "domain_registrations"
     __table_args__ = (
-        CheckConstraint(f"status IN ({', '.join(repr(s.value) for s in RegistrationStatus)})", name="known_status"),
         CheckConstraint("expires_at > registered_at", name="expires_after_registration"),
         # The first partner wins, also when two ask at the same moment: the database says so.
         Index(
@@ -48,7 +48,9 @@ class DomainRegistration(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
     domain: Mapped[str] = mapped_column(String(253))  # ASCII (punycode), lower case, registrable
-    status: Mapped[str] = mapped_column(String(20), default=RegistrationStatus.ACTIVE.value)
+    status: Mapped[RegistrationStatus] = enum_column(
+        RegistrationStatus, name="known_status", length=20, default=RegistrationStatus.ACTIVE
+    )
     registered_at: Mapped[datetime] = mapped_column(default=clock.now)
     registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     renewed_at: Mapped[datetime | None]

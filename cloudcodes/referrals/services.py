@@ -8,29 +8,29 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from cloudcodes import clock
+from cloudcodes import clock, formatting
 from cloudcodes.audit.services import record
 from cloudcodes.auth.models import User
 from cloudcodes.extensions import db
 from cloudcodes.partners.models import Partner
 from cloudcodes.partners.services import level_record_on
 from cloudcodes.program.services import program_terms
+from cloudcodes.program.terms import Level
 from cloudcodes.referrals.codes import CodeError, generate_code, parse_code
 from cloudcodes.referrals.domains import DomainError, display_domain, normalise_domain
 from cloudcodes.referrals.models import DomainRegistration, ReferralCode, RegistrationStatus
+from cloudcodes.services import ServiceError, transactional
 
 CODE_ATTEMPTS = 5  # a collision in 32**11 codes is astronomically rare; retry a few times all the same
 TAKEN = "This domain is already registered by another partner. Registrations are first come, first served."
 
 
-class ReferralError(ValueError):
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+class ReferralError(ServiceError):
+    pass
 
 
 class DomainTaken(ReferralError):
-    pass
+    status = 409
 
 
 def lifetime() -> timedelta:
@@ -56,18 +56,21 @@ def _normalised(raw_domain: str) -> str:
 def active_registration(domain: str) -> DomainRegistration | None:
     return db.session.scalar(
         select(DomainRegistration).where(
-            DomainRegistration.domain == domain, DomainRegistration.status == RegistrationStatus.ACTIVE.value
+            DomainRegistration.domain == domain, DomainRegistration.status == RegistrationStatus.ACTIVE
         )
     )
 
 
+@transactional
 def register_domain(partner: Partner, raw_domain: str, *, by: User | None) -> DomainRegistration:
     domain = _normalised(raw_domain)
     _require_active_partner(partner)
     existing = active_registration(domain)
     if existing is not None and is_live(existing):
         if existing.partner_id == partner.id:
-            until = "it stays yours" if existing.converted_at else f"it runs until {existing.expires_at:%d %B %Y}"
+            until = (
+                "it stays yours" if existing.converted_at else f"it runs until {formatting.date(existing.expires_at)}"
+            )
             raise ReferralError(f"You registered {display_domain(domain)} already; {until}.", field="domain")
         raise DomainTaken(TAKEN, field="domain")
     if existing is not None:
@@ -86,20 +89,19 @@ def register_domain(partner: Partner, raw_domain: str, *, by: User | None) -> Do
         db.session.flush()
     except IntegrityError:
         # Another partner's request won the race for the partial unique index.
-        db.session.rollback()
         raise DomainTaken(TAKEN, field="domain") from None
     record("domain.registered", actor=by, target=registration, details={"domain": domain, "partner": partner.id})
-    db.session.commit()
     return registration
 
 
 def _end(registration: DomainRegistration, status: RegistrationStatus, reason: str) -> None:
-    registration.status = status.value
+    registration.status = status
     registration.ended_at = clock.now()
     registration.end_reason = reason
     db.session.flush()
 
 
+@transactional
 def renew(registration: DomainRegistration, *, by: User | None) -> None:
     if not is_live(registration):
         raise ReferralError("This registration has ended; register the domain again instead.")
@@ -108,19 +110,21 @@ def renew(registration: DomainRegistration, *, by: User | None) -> None:
     registration.expires_at = now + lifetime()
     registration.renewed_at = now
     record("domain.renewed", actor=by, target=registration, details={"domain": registration.domain})
-    db.session.commit()
 
 
+@transactional
 def release(registration: DomainRegistration, *, by: User | None, reason: str = "Released by the partner") -> None:
     if not registration.is_active:
         raise ReferralError("This registration has already ended.")
     _end(registration, RegistrationStatus.RELEASED, reason)
     record("domain.released", actor=by, target=registration, details={"domain": registration.domain, "reason": reason})
-    db.session.commit()
 
 
-def reassign(registration: DomainRegistration, to: Partner, *, reason: str, by: User) -> DomainRegistration:
+@transactional
+def reassign(registration: DomainRegistration, to: Partner | None, *, reason: str, by: User) -> DomainRegistration:
     """Staff move a domain to another partner: the old claim (and its codes) ends, a new one starts."""
+    if to is None:
+        raise ReferralError("Choose the partner.", field="partner")
     reason = reason.strip()
     if not reason:
         raise ReferralError("Give the reason for moving the domain; it is kept in the audit log.", field="reason")
@@ -147,10 +151,10 @@ def reassign(registration: DomainRegistration, to: Partner, *, reason: str, by: 
         target=moved,
         details={"domain": registration.domain, "from_partner": old_partner, "to_partner": to.id, "reason": reason},
     )
-    db.session.commit()
     return moved
 
 
+@transactional
 def issue_code(registration: DomainRegistration, *, by: User | None) -> ReferralCode:
     if not is_live(registration):
         raise ReferralError("This registration has ended; register the domain again to make a code.")
@@ -168,18 +172,17 @@ def issue_code(registration: DomainRegistration, *, by: User | None) -> Referral
         except IntegrityError:
             continue
         record("code.issued", actor=by, target=code, details={"code": code.code, "domain": registration.domain})
-        db.session.commit()
         return code
     raise ReferralError("Could not make a unique code just now; try again.")
 
 
+@transactional
 def revoke_code(code: ReferralCode, *, by: User | None) -> None:
     if code.revoked_at is not None:
         raise ReferralError("This code is already revoked.")
     code.revoked_at = clock.now()
     code.revoked_by_id = by and by.id
     record("code.revoked", actor=by, target=code, details={"code": code.code})
-    db.session.commit()
 
 
 @dataclass(frozen=True)
@@ -188,10 +191,11 @@ class ExpiryReport:
     codes: int
 
 
+@transactional
 def expire_registrations(as_of: datetime) -> ExpiryReport:
     """End every registration past its lifetime at ``as_of`` (converted ones stay), and count the codes ending."""
     due = and_(
-        DomainRegistration.status == RegistrationStatus.ACTIVE.value,
+        DomainRegistration.status == RegistrationStatus.ACTIVE,
         DomainRegistration.converted_at.is_(None),
         DomainRegistration.expires_at <= as_of,
     )
@@ -201,12 +205,11 @@ def expire_registrations(as_of: datetime) -> ExpiryReport:
     ended = db.session.execute(
         update(DomainRegistration)
         .where(due)
-        .values(status=RegistrationStatus.EXPIRED.value, ended_at=clock.now(), end_reason="Lifetime ended")
+        .values(status=RegistrationStatus.EXPIRED, ended_at=clock.now(), end_reason="Lifetime ended")
         .execution_options(synchronize_session=False)
     ).rowcount
     if ended:
         record("domains.expired", details={"as_of": as_of.isoformat(), "registrations": ended, "codes": codes or 0})
-    db.session.commit()
     return ExpiryReport(registrations=ended, codes=codes or 0)
 
 
@@ -224,7 +227,7 @@ class CodeCheck:
     domain: str | None = None
     referral: ReferralCode | None = None
     partner: Partner | None = None
-    level: str | None = None
+    level: Level | None = None
 
 
 def check_code(raw_code: str, raw_domain: str, at: datetime | None = None) -> CodeCheck:
@@ -282,7 +285,7 @@ def check_code(raw_code: str, raw_domain: str, at: datetime | None = None) -> Co
 
 def registration_filter(state: str, at: datetime) -> object:
     live = and_(
-        DomainRegistration.status == RegistrationStatus.ACTIVE.value,
+        DomainRegistration.status == RegistrationStatus.ACTIVE,
         or_(DomainRegistration.converted_at.is_not(None), DomainRegistration.expires_at > at),
     )
     if state == "active":

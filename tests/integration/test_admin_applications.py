@@ -11,8 +11,7 @@ from sqlalchemy import func, select
 from cloudcodes import clock
 from cloudcodes.applications.models import ApplicationMessage, PartnerApplication
 from cloudcodes.applications.rules import ApplicationInput
-from cloudcodes.applications.services import approve, assign_manager, reject, submit_application
-from cloudcodes.applications.states import TransitionRefused
+from cloudcodes.applications.services import ApplicationChanged, approve, assign_manager, reject, submit_application
 from cloudcodes.audit.models import AuditEvent
 from cloudcodes.auth.models import User
 from cloudcodes.extensions import db as _db
@@ -511,7 +510,7 @@ def test_two_approvals_racing_make_one_partner(postgres_database):
                 try:
                     barrier.wait(timeout=10)
                     outcomes.append(approve(application, level="reseller", manager=manager, note="", by=manager).id)
-                except TransitionRefused as refused:
+                except ApplicationChanged as refused:
                     outcomes.append(refused)
                 except Exception as error:  # noqa: BLE001 - reported by the assertions below
                     outcomes.append(error)
@@ -524,7 +523,7 @@ def test_two_approvals_racing_make_one_partner(postgres_database):
 
         assert len(outcomes) == 2, outcomes
         winners = [outcome for outcome in outcomes if isinstance(outcome, int)]
-        refused = [outcome for outcome in outcomes if isinstance(outcome, TransitionRefused)]
+        refused = [outcome for outcome in outcomes if isinstance(outcome, ApplicationChanged)]
         assert len(winners) == 1 and len(refused) == 1, outcomes
         assert "Someone else changed this application" in str(refused[0])
         with app.app_context():

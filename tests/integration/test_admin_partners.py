@@ -25,14 +25,14 @@ from cloudcodes.partners.models import (
     PartnerRequirement,
     RequirementKind,
 )
-from cloudcodes.partners.requirements import (
+from cloudcodes.partners.services import add_member, add_requirement, create_partner
+from cloudcodes.qualification.requirements import (
     add_business_plan,
     add_campaign,
     add_product_page,
     mark_sales_training,
     verify,
 )
-from cloudcodes.partners.services import add_member, add_requirement, create_partner
 from cloudcodes.referrals.services import register_domain
 from tests.factories import UserFactory
 from tests.support.web import csrf_token, login, make_staff, staff_client, submit

@@ -12,12 +12,12 @@ import time_machine
 from sqlalchemy import func, select
 
 from cloudcodes import clock
+from cloudcodes.admin.services.staff import change_role
 from cloudcodes.applications.rules import ApplicationInput
 from cloudcodes.applications.services import assign_manager, submit_application
 from cloudcodes.audit.models import AuditEvent
 from cloudcodes.auth.models import RecoveryCode, User
 from cloudcodes.auth.services import AccountError
-from cloudcodes.auth.staff import change_role
 from cloudcodes.extensions import db as _db
 from cloudcodes.mail.models import OutboxMessage
 from tests.factories import DEFAULT_PASSWORD, StaffFactory, UserFactory, make_partner
@@ -532,9 +532,9 @@ def test_the_list_shows_state_searches_and_pages(app, admin, admin_client, count
 
 
 def test_an_invitation_sent_before_an_account_was_disabled_stays_dead_after_enabling(app):
+    from cloudcodes.admin.services.staff import invite_staff
     from cloudcodes.auth.models import Role
     from cloudcodes.auth.services import find_user, set_active
-    from cloudcodes.auth.staff import invite_staff
 
     with app.app_context():
         admin = find_user(make_staff(app, role="admin").email)

@@ -32,11 +32,11 @@ from cloudcodes.referrals.models import DomainRegistration, ReferralCode
 from cloudcodes.referrals.services import issue_code, register_domain, release, revoke_code
 from tests.conftest import make_test_app
 from tests.factories import StaffFactory
-from tests.support.api import signature_header, signed_post
+from tests.support.api import DROP, signature_header, signed_post
+from tests.support.api import purchase_body as body
 
 NOW = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
 PURCHASES = "/api/v1/purchases"
-DROP = object()  # leave the field out of the body
 RESELLER = "Acme Cloud Ltd"
 PREMIER = "Globex Premier Partners"
 UPGRADED = "Initech Partners"
@@ -88,22 +88,6 @@ def world(app) -> SimpleNamespace:
             upgraded_id=partners[UPGRADED].id,
             codes=codes,
         )
-
-
-def body(**fields: Any) -> dict[str, Any]:
-    base = {
-        "order_id": "ORD-2026-0001",
-        "customer_domain": "acme.com",
-        "referral_code": None,
-        "product": "CC-ACCESS",
-        "seats": 10,
-        "amount": "1234.50",
-        "currency": "USD",
-        "channel": "direct",
-        "purchased_at": "2026-11-20T10:00:00Z",
-    }
-    base.update(fields)
-    return {key: value for key, value in base.items() if value is not DROP}
 
 
 def purchase(client, **fields: Any):

@@ -24,7 +24,7 @@ from cloudcodes.referrals.models import ReferralCode
 from cloudcodes.referrals.services import issue_code, register_domain, revoke_code
 from tests.conftest import make_test_app
 from tests.factories import StaffFactory
-from tests.support.api import signed_get
+from tests.support.api import schema_refs, signed_get
 
 PARTNER_NAME = "Acme Cloud Ltd"
 
@@ -334,18 +334,6 @@ def test_a_server_error_is_json_and_says_nothing_was_recorded(app, client, monke
 # --- The description ---------------------------------------------------------------------------
 
 
-def refs(node) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref":
-                yield value
-            else:
-                yield from refs(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from refs(item)
-
-
 def test_the_openapi_document_is_public_and_describes_the_referral_code_check(client):
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200
@@ -361,7 +349,7 @@ def test_the_openapi_document_is_public_and_describes_the_referral_code_check(cl
     assert "<t>." in scheme["description"]  # a GET signs the empty body
     assert document["security"] == [{"signature": []}]
     assert document["paths"]["/api/v1/openapi.json"]["get"]["security"] == []
-    for ref in refs(document):
+    for ref in schema_refs(document):
         target = document
         for part in ref.removeprefix("#/").split("/"):
             target = target[part]  # every reference resolves

@@ -208,7 +208,7 @@ def test_a_good_code_shows_the_price_and_the_partner_then_records_one_attributed
     assert purchase.order_id in page
     assert "acme.com" in page and "CloudCodes Access Control" in page and "$240.00" in page
     assert f"{PARTNER_NAME}" in page and f"(referral code {issued.code})" in page
-    assert f"{purchase.purchased_at:%d %b %Y}" in page
+    assert f"{purchase.purchased_at.day} {purchase.purchased_at:%b %Y}" in page  # no leading zero
 
 
 def test_a_receipt_address_that_was_not_issued_is_not_found(client):

@@ -12,8 +12,8 @@ from cloudcodes.extensions import db as _db
 from cloudcodes.mail.models import OutboxMessage
 from cloudcodes.money import Money
 from cloudcodes.partners.models import MemberRole, Partner, PartnerLevel, PartnerRequirement, RequirementKind
-from cloudcodes.partners.qualification import run_upgrades
-from cloudcodes.partners.requirements import (
+from cloudcodes.partners.services import add_member, add_requirement, create_partner
+from cloudcodes.qualification.requirements import (
     NotYourPartner,
     add_business_plan,
     add_campaign,
@@ -22,7 +22,7 @@ from cloudcodes.partners.requirements import (
     unverify,
     verify,
 )
-from cloudcodes.partners.services import add_member, add_requirement, create_partner
+from cloudcodes.qualification.services import run_upgrades
 from cloudcodes.referrals.services import register_domain
 from tests.factories import StaffFactory, UserFactory
 
@@ -108,7 +108,7 @@ def test_the_notice_comes_from_the_manager_with_the_dates(app, world):
         (notice,) = notices()
         assert notice.to_address == "owner@acme.com"
         assert notice.from_name == "Max Manager" and notice.reply_to == "max@cloudcodes.example"
-        assert "Premier partner from 01 December 2026" in notice.subject
+        assert "Premier partner from 1 December 2026" in notice.subject
         assert "30 %" in notice.text_body and "31 December 2027" in notice.text_body
 
 
@@ -210,7 +210,7 @@ def test_unverifying_needs_a_reason_and_only_the_partners_manager_may(app, world
 
         manager = _db.session.get(User, world["manager"])
         verify(requirement, by=manager)
-        from cloudcodes.partners.requirements import RequirementError
+        from cloudcodes.qualification.requirements import RequirementError
 
         with pytest.raises(RequirementError):
             unverify(requirement, "  ", by=manager)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from cloudcodes.api.signatures import HEADER, sign
@@ -41,3 +42,36 @@ def signed_post(
         **kwargs.pop("headers", {}),
     }
     return client.post(path, data=body, headers=headers, **kwargs)
+
+
+DROP = object()  # a field left out of a purchase body
+
+
+def purchase_body(*, customer_domain: str = "acme.com", **fields: Any) -> dict[str, Any]:
+    """A valid purchase report with ``fields`` changed; a field given as ``DROP`` is left out."""
+    base = {
+        "order_id": "ORD-2026-0001",
+        "customer_domain": customer_domain,
+        "referral_code": None,
+        "product": "CC-ACCESS",
+        "seats": 10,
+        "amount": "1234.50",
+        "currency": "USD",
+        "channel": "direct",
+        "purchased_at": "2026-11-20T10:00:00Z",
+    }
+    base.update(fields)
+    return {key: value for key, value in base.items() if value is not DROP}
+
+
+def schema_refs(node: Any) -> Iterator[str]:
+    """Every ``$ref`` in a JSON document (an OpenAPI document, a schema), depth first."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from schema_refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from schema_refs(item)

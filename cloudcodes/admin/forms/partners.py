@@ -1,21 +1,21 @@
-"""Forms of the staff console's partner pages (``/admin/partners``) and level runs (``/admin/qualification``).
+"""Forms of the staff console's partner pages (``/admin/partners``).
 
 The forms check that something was entered in the right shape; whether it is acceptable (a year the
 plan may be for, a campaign that has started, a date that is not in the future) is the service's call,
-and its error (``RequirementError.field`` / ``QualificationError``) is shown on the field it names.
+and its error (``RequirementError.field``) is shown on the field it names.
 """
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField, SearchField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, SearchField, SelectField, StringField, TextAreaField
 from wtforms.fields import DateField, URLField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from cloudcodes import clock
 from cloudcodes.money import Money, MoneyError
-from cloudcodes.program.terms import LEVEL_NAMES, LEVELS
+from cloudcodes.program.terms import Level
 
 ANY_LEVEL = ""
 
@@ -29,7 +29,7 @@ class PartnerFilterForm(FlaskForm):
     q = SearchField("Search", validators=[Optional(), Length(max=200)], description="Part of the partner's name.")
     level = SelectField(
         "Level now",
-        choices=[SelectChoice(ANY_LEVEL, "Any level"), *(SelectChoice(level, LEVEL_NAMES[level]) for level in LEVELS)],
+        choices=[SelectChoice(ANY_LEVEL, "Any level"), *(SelectChoice(level.value, level.label) for level in Level)],
         default=ANY_LEVEL,
     )
     mine = BooleanField("Only the partners I manage")
@@ -98,43 +98,4 @@ class TrainingForm(FlaskForm):
         "Sales training completed on",
         validators=[Optional()],
         description="Leave empty and save to clear the date.",
-    )
-
-
-# --- Level runs -------------------------------------------------------------------------------
-
-
-class AnnualQualificationForm(FlaskForm):
-    year = IntegerField(
-        "Year to qualify",
-        validators=[InputRequired("Enter the year to qualify levels for.")],
-        default=lambda: clock.today().year,
-        description="Each partner's level for this year from its results in the year before; "
-        "run on or after 1 January.",
-    )
-
-
-class UpgradesForm(FlaskForm):
-    as_of = DateField(
-        "Check the requirements on",
-        validators=[InputRequired("Enter the day to check the requirements on.")],
-        default=clock.today,
-        description="Resellers that meet every Premier requirement on this day become Premier "
-        "on the first of the next month.",
-    )
-
-
-class RunAnnualQualificationForm(FlaskForm):
-    year = HiddenField(validators=[DataRequired()])
-    confirm = BooleanField(
-        "I have checked the preview: write these level records and e-mail the partners",
-        validators=[DataRequired("Tick the box to confirm the run.")],
-    )
-
-
-class RunUpgradesForm(FlaskForm):
-    as_of = HiddenField(validators=[DataRequired()])
-    confirm = BooleanField(
-        "I have checked the preview: write these level records and e-mail the partners",
-        validators=[DataRequired("Tick the box to confirm the run.")],
     )

@@ -8,9 +8,8 @@ partners); the decisions come from the pure rules in ``levels.py``; a change is 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from cloudcodes import clock
 from cloudcodes.audit.services import record
 from cloudcodes.auth.models import User
-from cloudcodes.billing.models import Purchase, Refund
+from cloudcodes.billing.revenue import net_revenue_by_partner, start_of_day
+from cloudcodes.billing.services import purchase_recorded
 from cloudcodes.extensions import db
 from cloudcodes.mail.outbox import queue_email
 from cloudcodes.money import Money
@@ -41,45 +41,19 @@ from cloudcodes.partners.models import (
     RequirementKind,
 )
 from cloudcodes.program.services import program_terms
-from cloudcodes.program.terms import LEVEL_NAMES, PREMIER
+from cloudcodes.program.terms import LEVEL_NAMES, PREMIER, Level
+from cloudcodes.services import ServiceError, transactional
 from cloudcodes.urls import external_url
 
 EARLIEST_YEAR = 2000
 MAX_DAYS_BACK = 62
 
 
-class QualificationError(ValueError):
+class QualificationError(ServiceError):
     """A year or date the rules cannot be run for; the message says why."""
 
 
-def _start_of(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
 # --- Facts ---------------------------------------------------------------------------------------
-
-
-def net_revenue_by_partner(start: date, end: date, partner_ids: Iterable[int] | None = None) -> dict[int, int]:
-    """Net attributed revenue (minor units) of purchases made from ``start`` to ``end`` inclusive, less
-    their refunds: one grouped query."""
-    refunded = (
-        select(Refund.purchase_id, func.sum(Refund.amount_minor).label("refunded"))
-        .group_by(Refund.purchase_id)
-        .subquery()
-    )
-    query = (
-        select(Purchase.partner_id, func.sum(Purchase.amount_minor - func.coalesce(refunded.c.refunded, 0)))
-        .outerjoin(refunded, refunded.c.purchase_id == Purchase.id)
-        .where(
-            Purchase.partner_id.is_not(None),
-            Purchase.purchased_at >= _start_of(start),
-            Purchase.purchased_at < _start_of(end + timedelta(days=1)),
-        )
-        .group_by(Purchase.partner_id)
-    )
-    if partner_ids is not None:
-        query = query.where(Purchase.partner_id.in_(list(partner_ids)))
-    return {partner_id: int(total or 0) for partner_id, total in db.session.execute(query)}
 
 
 def facts_by_partner(partner_ids: list[int], start: date, end: date) -> dict[int, RequirementFacts]:
@@ -87,7 +61,7 @@ def facts_by_partner(partner_ids: list[int], start: date, end: date) -> dict[int
     currency = program_terms().currency
     ids = partner_ids if len(partner_ids) <= 1000 else None  # for all partners, skip a huge IN list
     revenue = net_revenue_by_partner(start, end, ids)
-    verified_by = _start_of(end + timedelta(days=1))
+    verified_by = start_of_day(end + timedelta(days=1))
     verified: dict[int, set[str]] = defaultdict(set)
     requirement_query = select(PartnerRequirement.partner_id, PartnerRequirement.kind, PartnerRequirement.year).where(
         PartnerRequirement.verified_at.is_not(None), PartnerRequirement.verified_at < verified_by
@@ -150,7 +124,7 @@ def progress(partner: Partner, as_of: date | None = None) -> tuple[RequirementFa
 class ChangeLine:
     partner_id: int
     partner_name: str
-    previous: str | None
+    previous: Level | None
     change: LevelChange
 
     def describe(self) -> str:
@@ -163,7 +137,7 @@ class ChangeLine:
 
 
 def _partners(ids: list[int] | None = None) -> dict[int, Partner]:
-    query = select(Partner).where(Partner.status == PartnerStatus.ACTIVE.value)
+    query = select(Partner).where(Partner.status == PartnerStatus.ACTIVE)
     if ids is not None:
         query = query.where(Partner.id.in_(ids))
     return {partner.id: partner for partner in db.session.scalars(query)}
@@ -223,18 +197,18 @@ def _queue_notice(partner: Partner, line: ChangeLine) -> None:
         )
 
 
-def _commit_changes(lines: list[ChangeLine], partners: dict[int, Partner], by: User | None) -> list[ChangeLine]:
-    for line in lines:
-        _apply(partners[line.partner_id], line, by)
+def _write_changes(lines: list[ChangeLine], partners: dict[int, Partner], by: User | None) -> list[ChangeLine]:
     try:
-        db.session.commit()
+        with db.session.begin_nested():
+            for line in lines:
+                _apply(partners[line.partner_id], line, by)
     except IntegrityError:
         # Another run wrote the same records a moment ago: nothing to add.
-        db.session.rollback()
         return []
     return lines
 
 
+@transactional
 def run_annual_qualification(year: int, *, dry_run: bool = False, by: User | None = None) -> list[ChangeLine]:
     today = clock.today()
     if year < EARLIEST_YEAR:
@@ -252,9 +226,10 @@ def run_annual_qualification(year: int, *, dry_run: bool = False, by: User | Non
         if change is not None:
             previous = level_on(history.get(partner_id, []), date(year, 1, 1))
             lines.append(ChangeLine(partner_id, partners[partner_id].name, previous and previous.level, change))
-    return lines if dry_run else _commit_changes(lines, partners, by)
+    return lines if dry_run else _write_changes(lines, partners, by)
 
 
+@transactional
 def run_upgrades(
     as_of: date, *, dry_run: bool = False, by: User | None = None, partner_ids: list[int] | None = None
 ) -> list[ChangeLine]:
@@ -275,7 +250,7 @@ def run_upgrades(
         if change is not None:
             previous = level_on(history[partner_id], as_of)
             lines.append(ChangeLine(partner_id, partners[partner_id].name, previous and previous.level, change))
-    return lines if dry_run else _commit_changes(lines, partners, by)
+    return lines if dry_run else _write_changes(lines, partners, by)
 
 
 def check_upgrade(partner_id: int | None, *, by: User | None = None) -> list[ChangeLine]:
@@ -283,3 +258,9 @@ def check_upgrade(partner_id: int | None, *, by: User | None = None) -> list[Cha
     if partner_id is None:
         return []
     return run_upgrades(clock.today(), partner_ids=[partner_id], by=by)
+
+
+@purchase_recorded.connect
+def _upgrade_after_purchase(sender: object, *, partner_id: int) -> None:
+    # The revenue may have completed the Premier requirements: upgrade now, not at the next batch.
+    check_upgrade(partner_id)

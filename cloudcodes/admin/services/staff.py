@@ -1,8 +1,8 @@
 """Staff accounts (administrators and channel sales managers), managed by an administrator.
 
-Every function here checks the rule, changes the account, records an audit event and commits;
-a refusal is an ``AccountError`` (with the form field at fault, when there is one), raised after
-rolling back, so nothing of a refused request stays in the session.
+Every function here checks the rule, changes the account, records an audit event and owns its
+transaction (``@transactional``): a refusal is an ``AccountError`` (with the form field at fault,
+when there is one), and nothing of a refused request stays in the session.
 
 Two rules keep the console manageable: an administrator never demotes or disables their own
 account (another administrator must), and the last active administrator is never demoted or
@@ -14,13 +14,11 @@ demoting each other at the same moment cannot leave the console with none.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
-from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
+from cloudcodes import formatting
 from cloudcodes.applications.models import PartnerApplication
 from cloudcodes.applications.states import OPEN_STATES
 from cloudcodes.audit.services import record
@@ -28,8 +26,8 @@ from cloudcodes.auth.models import STAFF_ROLES, Role, User
 from cloudcodes.auth.services import (
     INVITATION_LIFETIME,
     AccountError,
+    clear_two_factor,
     create_user,
-    end_all_sessions,
     issue_password_token,
     normalise_email,
     set_active,
@@ -37,29 +35,11 @@ from cloudcodes.auth.services import (
 from cloudcodes.extensions import db
 from cloudcodes.mail.outbox import queue_email
 from cloudcodes.partners.models import Partner
+from cloudcodes.services import transactional
 from cloudcodes.urls import external_url
 
 NAME_MAX_LENGTH = 120
 INVITATION_DAYS = INVITATION_LIFETIME.days
-
-_Result = TypeVar("_Result")
-
-
-def _owns_transaction(service: Callable[..., _Result]) -> Callable[..., _Result]:
-    """Commit when the service succeeds; roll back (releasing any row lock) when it refuses or fails."""
-
-    @wraps(service)
-    def wrapper(*args: Any, **kwargs: Any) -> _Result:
-        try:
-            result = service(*args, **kwargs)
-        except BaseException:
-            db.session.rollback()
-            raise
-        db.session.commit()
-        return result
-
-    return wrapper
-
 
 # --- Checks shared by the actions ---------------------------------------------------------------
 
@@ -91,7 +71,7 @@ def _require_staff(user: User) -> None:
 
 def _locked_active_admin_ids() -> set[int]:
     """The active administrators, their rows locked until the transaction ends."""
-    query = select(User.id).where(User.role == Role.ADMIN.value, User.active.is_(True)).with_for_update()
+    query = select(User.id).where(User.role == Role.ADMIN, User.active.is_(True)).with_for_update()
     return set(db.session.scalars(query))
 
 
@@ -132,7 +112,7 @@ def _clean_name(full_name: str) -> str:
 
 def _send_invitation(user: User, by: User) -> None:
     token = issue_password_token(user, purpose="invitation")
-    role = Role(user.role)
+    role = user.role
     try:
         queue_email(
             to=user.email,
@@ -155,7 +135,7 @@ def _send_invitation(user: User, by: User) -> None:
 # --- The actions ---------------------------------------------------------------------------------
 
 
-@_owns_transaction
+@transactional
 def invite_staff(email: str, full_name: str, role: str | Role, *, by: User) -> User:
     """A new staff account without a password, and an e-mail with a 7-day link to choose one.
 
@@ -174,7 +154,7 @@ def invite_staff(email: str, full_name: str, role: str | Role, *, by: User) -> U
     return user
 
 
-@_owns_transaction
+@transactional
 def resend_invitation(user: User, *, by: User) -> None:
     """A new invitation link (the earlier ones stop working) for an account that never set a password."""
     _require_admin(by)
@@ -190,18 +170,18 @@ def resend_invitation(user: User, *, by: User) -> None:
     record("staff.invitation_resent", actor=by, target=user)
 
 
-@_owns_transaction
+@transactional
 def change_role(user: User, role: str | Role, *, by: User) -> Role:
     """Make a staff member an administrator or a channel sales manager; returns the new role."""
     _require_admin(by)
     _require_staff(user)
     new_role = _staff_role(role)
-    old_role = Role(user.role)
+    old_role = user.role
     if new_role == old_role:
         raise AccountError(f"{user.display_name} is already {role_with_article(new_role)}.", field="role")
     if old_role == Role.ADMIN:
         _keep_an_administrator(user, by, doing="remove the administrator role from", field="role")
-    user.role = new_role.value
+    user.role = new_role
     record("staff.role_changed", actor=by, target=user, details={"from": old_role.value, "to": new_role.value})
     return new_role
 
@@ -220,10 +200,9 @@ class Handover:
     def describe(self) -> str:
         parts = []
         if self.partners:
-            parts.append(f"{self.partners} partner{'s' if self.partners != 1 else ''}")
+            parts.append(formatting.plural(self.partners, "partner"))
         if self.open_applications:
-            count = self.open_applications
-            parts.append(f"{count} open application{'s' if count != 1 else ''}")
+            parts.append(formatting.plural(self.open_applications, "open application"))
         return " and ".join(parts)
 
 
@@ -241,7 +220,7 @@ def handover(user: User) -> Handover:
     return Handover(partners=partners or 0, open_applications=applications or 0)
 
 
-@_owns_transaction
+@transactional
 def disable(user: User, *, by: User) -> Handover:
     """Disable the account and end its sessions; returns what now needs another manager."""
     _require_admin(by)
@@ -261,7 +240,7 @@ def disable(user: User, *, by: User) -> Handover:
     return left
 
 
-@_owns_transaction
+@transactional
 def enable(user: User, *, by: User) -> None:
     _require_admin(by)
     _require_staff(user)
@@ -271,7 +250,7 @@ def enable(user: User, *, by: User) -> None:
     record("staff.enabled", actor=by, target=user)
 
 
-@_owns_transaction
+@transactional
 def reset_two_factor(user: User, *, by: User) -> None:
     """For a staff member who lost their phone: two-factor off, recovery codes gone, every session ended.
 
@@ -288,9 +267,5 @@ def reset_two_factor(user: User, *, by: User) -> None:
         )
     if not user.two_factor_enabled:
         raise AccountError(f"{user.display_name} has no two-factor authentication set up; nothing to reset.")
-    user.totp_secret = None
-    user.totp_enabled_at = None
-    user.totp_last_step = None
-    user.recovery_codes.clear()
-    end_all_sessions(user)
+    clear_two_factor(user)
     record("staff.two_factor_reset", actor=by, target=user)

@@ -10,13 +10,12 @@ from cloudcodes.auth.models import Role, User
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
 from cloudcodes.partners.models import Partner, PartnerMembership, PartnerRequirement, RequirementKind
-from cloudcodes.partners.qualification import ChangeLine, check_upgrade
+from cloudcodes.qualification.services import ChangeLine, check_upgrade
+from cloudcodes.services import ServiceError, transactional
 
 
-class RequirementError(ValueError):
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+class RequirementError(ServiceError):
+    pass
 
 
 class NotYourPartner(PermissionError):
@@ -34,11 +33,11 @@ def _guard(user: User, partner: Partner) -> None:
 
 def _changed(partner: Partner, action: str, by: User, target: object, **details: object) -> list[ChangeLine]:
     record(action, actor=by, target=target, details={"partner": partner.id, **details})
-    db.session.commit()
     # Meeting a requirement may complete the set: the upgrade does not wait for the nightly run.
     return check_upgrade(partner.id, by=by)
 
 
+@transactional
 def verify(requirement: PartnerRequirement, *, by: User) -> list[ChangeLine]:
     partner = requirement.partner
     _guard(by, partner)
@@ -50,6 +49,7 @@ def verify(requirement: PartnerRequirement, *, by: User) -> list[ChangeLine]:
     return _changed(partner, "requirement.verified", by, requirement, kind=requirement.kind)
 
 
+@transactional
 def unverify(requirement: PartnerRequirement, reason: str, *, by: User) -> None:
     partner = requirement.partner
     _guard(by, partner)
@@ -67,9 +67,9 @@ def unverify(requirement: PartnerRequirement, reason: str, *, by: User) -> None:
         target=requirement,
         details={"partner": partner.id, "kind": requirement.kind, "reason": reason},
     )
-    db.session.commit()
 
 
+@transactional
 def add_business_plan(partner: Partner, *, year: int, commitment: Money, summary: str, by: User) -> list[ChangeLine]:
     """A joint business plan for ``year``, approved (so verified) by the manager who records it."""
     _guard(by, partner)
@@ -79,7 +79,7 @@ def add_business_plan(partner: Partner, *, year: int, commitment: Money, summary
         raise RequirementError("Enter the plan's revenue commitment.", "commitment")
     requirement = PartnerRequirement(
         partner_id=partner.id,
-        kind=RequirementKind.JOINT_BUSINESS_PLAN.value,
+        kind=RequirementKind.JOINT_BUSINESS_PLAN,
         year=year,
         commitment=commitment,
         detail=summary.strip(),
@@ -91,6 +91,7 @@ def add_business_plan(partner: Partner, *, year: int, commitment: Money, summary
     return _changed(partner, "requirement.business_plan_approved", by, requirement, year=year)
 
 
+@transactional
 def add_product_page(partner: Partner, *, url: str, by: User) -> list[ChangeLine]:
     """The page of the partner's web site carrying the CloudCodes product, checked by the manager today."""
     _guard(by, partner)
@@ -99,7 +100,7 @@ def add_product_page(partner: Partner, *, url: str, by: User) -> list[ChangeLine
         raise RequirementError("Enter the page's full address, starting with https://.", "url")
     requirement = PartnerRequirement(
         partner_id=partner.id,
-        kind=RequirementKind.WEBSITE_PRODUCT_PAGE.value,
+        kind=RequirementKind.WEBSITE_PRODUCT_PAGE,
         url=url,
         detail=url,
         verified_at=clock.now(),
@@ -110,6 +111,7 @@ def add_product_page(partner: Partner, *, url: str, by: User) -> list[ChangeLine
     return _changed(partner, "requirement.product_page_verified", by, requirement, url=url)
 
 
+@transactional
 def add_campaign(partner: Partner, *, name: str, starts_on: date, ends_on: date, by: User) -> list[ChangeLine]:
     """A joint marketing campaign, approved by the manager; it counts for the year it starts in."""
     _guard(by, partner)
@@ -121,7 +123,7 @@ def add_campaign(partner: Partner, *, name: str, starts_on: date, ends_on: date,
         raise RequirementError("Record a campaign once it has started.", "starts_on")
     requirement = PartnerRequirement(
         partner_id=partner.id,
-        kind=RequirementKind.JOINT_MARKETING_CAMPAIGN.value,
+        kind=RequirementKind.JOINT_MARKETING_CAMPAIGN,
         year=starts_on.year,
         name=name.strip(),
         detail=name.strip(),
@@ -135,6 +137,7 @@ def add_campaign(partner: Partner, *, name: str, starts_on: date, ends_on: date,
     return _changed(partner, "requirement.campaign_approved", by, requirement, name=name.strip())
 
 
+@transactional
 def mark_sales_training(membership: PartnerMembership, completed_on: date | None, *, by: User) -> list[ChangeLine]:
     """Record (or, with None, clear) the date a member completed the CloudCodes sales training."""
     partner = membership.partner

@@ -26,8 +26,11 @@ from wtforms import (
 )
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from cloudcodes import formatting
 from cloudcodes.money import Money, MoneyError
+from cloudcodes.program.services import describe, snapshot
 from cloudcodes.program.terms import ProgramTerms, VolumeTier, format_percent
+from cloudcodes.services import ServiceError
 
 MAX_TIERS = 5
 MAX_COMMITMENT = Money(1_000_000_000_00, "USD").to_decimal()  # a sanity bound, far above any real commitment
@@ -129,6 +132,13 @@ class ProgramSettingsForm(FlaskForm):
     # so another admin's save in the meantime is neither undone nor silently overwritten.
     shown_values = HiddenField()
     confirm = BooleanField("Yes, apply these settings to every purchase from now on")
+
+    def show_service_error(self, error: ServiceError) -> bool:
+        """The volume tiers are rows, not one field: their refusal goes above the table."""
+        if error.field != "volume_tiers":
+            return False
+        self.tier_errors.append(error.message)
+        return True
 
     def __init__(self, *args: Any, currency: str = "USD", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -232,21 +242,6 @@ class ProgramSettingsForm(FlaskForm):
         return changes, conflicts
 
 
-def describe(name: str, value: Any) -> Any:
-    """A setting's value as the audit log keeps it (JSON, no Decimal)."""
-    if isinstance(value, Decimal):
-        return format_percent(value)
-    if isinstance(value, Money):
-        return f"{value.to_decimal()} {value.currency}"
-    if name == "volume_tiers":
-        return [{"min_seats": tier.min_seats, "extra_points": format_percent(tier.extra_points)} for tier in value]
-    return value
-
-
-def snapshot(terms: ProgramTerms) -> dict[str, Any]:
-    return {name: describe(name, getattr(terms, name)) for name in ProgramTerms.__dataclass_fields__}
-
-
 def shown_json(terms: ProgramTerms) -> str:
     """``terms`` for the form's hidden ``shown_values``."""
     return json.dumps(snapshot(terms), separators=(",", ":"))
@@ -258,5 +253,8 @@ def display(name: str, described: Any) -> str:
         tiers = [f"{tier['min_seats']}+ seats: +{tier['extra_points']}" for tier in described]
         return ", ".join(tiers) or "no tiers"
     if name.endswith("_pct"):
-        return f"{described} %"
+        return formatting.percent(Decimal(described))
+    if name == "premier_revenue_commitment":  # "25000.00 USD", as describe() keeps it
+        amount, currency = str(described).split()
+        return formatting.money(Money.parse(amount, currency))
     return str(described)

@@ -7,8 +7,8 @@ from wtforms import BooleanField, EmailField, SearchField, SelectField, StringFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from cloudcodes.admin.services.staff import NAME_MAX_LENGTH
 from cloudcodes.auth.models import Role
-from cloudcodes.auth.staff import NAME_MAX_LENGTH
 
 ROLE_CHOICES = [
     SelectChoice(Role.MANAGER.value, Role.MANAGER.label),

@@ -14,8 +14,9 @@ from wtforms import BooleanField, SearchField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from cloudcodes import formatting
 from cloudcodes.applications.states import OPEN_STATES, State
-from cloudcodes.program.terms import LEVEL_NAMES, LEVELS
+from cloudcodes.program.terms import Level
 
 MAX_TEXT = 5000
 AGE_CHOICES = (1, 3, 7, 14, 30)
@@ -44,7 +45,7 @@ class QueueFilterForm(FlaskForm):
     )
     level = SelectField(
         "Level requested",
-        choices=[SelectChoice("", "Any level"), *(SelectChoice(level, LEVEL_NAMES[level]) for level in LEVELS)],
+        choices=[SelectChoice("", "Any level"), *(SelectChoice(level.value, level.label) for level in Level)],
         default="",
     )
     state = SelectField(
@@ -60,7 +61,7 @@ class QueueFilterForm(FlaskForm):
         "Submitted",
         choices=[
             SelectChoice("", "Any time"),
-            *(SelectChoice(str(days), f"More than {days} day{'s' if days != 1 else ''} ago") for days in AGE_CHOICES),
+            *(SelectChoice(str(days), f"More than {formatting.plural(days, 'day')} ago") for days in AGE_CHOICES),
         ],
         default="",
     )

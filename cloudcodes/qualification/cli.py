@@ -7,7 +7,8 @@ from datetime import date
 import click
 from flask.cli import AppGroup
 
-from cloudcodes.partners.qualification import (
+from cloudcodes import formatting
+from cloudcodes.qualification.services import (
     ChangeLine,
     QualificationError,
     run_annual_qualification,
@@ -21,7 +22,7 @@ def _report(lines: list[ChangeLine], dry_run: bool, what: str) -> None:
     for line in lines:
         click.echo(("Would change " if dry_run else "Changed ") + line.describe())
     verb = "would change" if dry_run else "changed"
-    click.echo(f"{what}: {len(lines)} partner{'s' if len(lines) != 1 else ''} {verb}.")
+    click.echo(f"{what}: {formatting.plural(len(lines), 'partner')} {verb}.")
     if dry_run:
         click.echo("Dry run: nothing was written and no e-mail was queued.")
 
