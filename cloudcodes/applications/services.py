@@ -293,28 +293,28 @@ def approve(application: PartnerApplication, *, level: str, manager: User | None
         decision_note=note or None,
         assigned_manager_id=manager.id,
     )
-    partner = create_partner(
-        name=application.company_name,
-        website=application.website,
-        country=application.country,
-        phone=application.contact_phone,
-        workspace_reseller_id=application.workspace_reseller_id,
-        level=level,
-        channel_manager=manager,
-        application_id=application.id,
-        created_by=by,
-        note=note,
-    )
-    owner = User(email=application.contact_email, full_name=application.contact_name, role=Role.PARTNER)
-    db.session.add(owner)
-    add_member(partner, owner, MemberRole.OWNER)
-    _declare_requirements(partner, application)
     try:
-        db.session.flush()
+        # In a savepoint: when a constraint refuses, the transaction stays usable to say which one.
+        with db.session.begin_nested():
+            partner = create_partner(
+                name=application.company_name,
+                website=application.website,
+                country=application.country,
+                phone=application.contact_phone,
+                workspace_reseller_id=application.workspace_reseller_id,
+                level=level,
+                channel_manager=manager,
+                application_id=application.id,
+                created_by=by,
+                note=note,
+            )
+            owner = User(email=application.contact_email, full_name=application.contact_name, role=Role.PARTNER)
+            db.session.add(owner)
+            add_member(partner, owner, MemberRole.OWNER)
+            _declare_requirements(partner, application)
     except IntegrityError:
-        # The owner's address (users.email) or the application's one partner (partners.application_id) was
-        # taken by a request that committed first; which one, the refusal says after the rollback.
-        db.session.rollback()
+        # The owner's address (users.email) or the application's one partner (partners.application_id)
+        # was taken by a request that committed first.
         if find_user(application.contact_email) is not None:
             raise ApplicationError(f"{application.contact_email} got an account a moment ago; approve again.") from None
         raise ApplicationChanged(CHANGED_MEANWHILE) from None
