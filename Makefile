@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# make run's billing API key, so the API can be tried at once (a development value, never for production).
+DEV_WEBHOOK_SECRET ?= dev-webhook-secret-change-me
+RUN_ENV := CLOUDCODES_ENV=development CLOUDCODES_WEBHOOK_SECRET=$(DEV_WEBHOOK_SECRET) CLOUDCODES_SITE_URL=http://$(HOST):$(PORT)
 
 .PHONY: run test lint format install install-test seed clean bench
 
@@ -25,10 +28,12 @@ install-test: $(VENV)/.installed-test
 
 # Development server on SQLite (instance/cloudcodes.db) with the demo data.
 run: install
-	CLOUDCODES_ENV=development $(FLASK) db upgrade
-	CLOUDCODES_ENV=development $(FLASK) demo seed
+	$(RUN_ENV) $(FLASK) db upgrade
+	$(RUN_ENV) $(FLASK) demo seed
+	@echo "Billing API webhook secret (development): $(DEV_WEBHOOK_SECRET)"
+	@echo "Checkout: http://$(HOST):$(PORT)/redeem/ pays on the built-in test payment page"
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C stops it)"
-	CLOUDCODES_ENV=development $(FLASK) run --host $(HOST) --port $(PORT)
+	$(RUN_ENV) $(FLASK) run --host $(HOST) --port $(PORT)
 
 seed: install
 	CLOUDCODES_ENV=development $(FLASK) demo seed

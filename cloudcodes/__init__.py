@@ -66,6 +66,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin)
     app.register_blueprint(api)
     app.register_blueprint(checkout)
+    if app.config["ENV"] in ("development", "test"):
+        from cloudcodes.billing.payment_page_views import blueprint as test_payment
+
+        app.register_blueprint(test_payment)  # plays the billing system; never in production
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -86,6 +90,7 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from cloudcodes.auth.cli import users_cli
+    from cloudcodes.billing.cli import checkouts_cli
     from cloudcodes.demo import demo_cli
     from cloudcodes.mail.cli import outbox_cli
     from cloudcodes.qualification.cli import program_cli
@@ -96,6 +101,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(domains_cli)
     app.cli.add_command(program_cli)
+    app.cli.add_command(checkouts_cli)
 
 
 def register_subscribers() -> None:

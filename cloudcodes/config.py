@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     # Said explicitly: the limiter is one object, and it keeps the last app's choice otherwise.
     "RATELIMIT_ENABLED": True,
     "SITE_URL": "http://127.0.0.1:5000",
+    # The billing system's payment page; outside production the built-in test page (/dev/billing/pay).
+    "BILLING_PAYMENT_URL": None,
     "HTTPS": False,
     "PROXY_HOPS": 0,  # how many reverse proxies in front set X-Forwarded-For / -Proto
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
@@ -68,6 +70,12 @@ def load_config(app: Any, test_config: dict[str, Any] | None) -> None:
         secret_key = DEV_SECRET_KEY
     # from_prefixed_env parses JSON, so an all-digit key arrives as a number.
     config["SECRET_KEY"] = str(secret_key)
+
+    if env == "production" and not config.get("BILLING_PAYMENT_URL"):
+        raise ConfigError(
+            "CLOUDCODES_BILLING_PAYMENT_URL is not set. It is required in production: the address of the "
+            "billing system's payment page, where /redeem sends the customer to pay."
+        )
 
     database_url = config.get("DATABASE_URL") or config.get("SQLALCHEMY_DATABASE_URI")
     if not database_url:

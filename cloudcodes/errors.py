@@ -73,7 +73,9 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> ResponseReturnValue:
         code = error.code or 500
-        message = ADVICE.get(code) or error.description or ""
+        # A page that aborts with its own description says what to do better than the generic advice.
+        given = error.description if error.description != type(error).description else None
+        message = given or ADVICE.get(code) or error.description or ""
         response = make_response(error_response(code, error.name, message))
         if isinstance(error, MethodNotAllowed) and error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)

@@ -78,4 +78,4 @@ def openapi_document() -> ResponseReturnValue:
     return jsonify(openapi.document())
 
 
-from cloudcodes.api import openapi, purchases, referral_codes  # noqa: E402, F401 - the endpoints register on the blueprint
+from cloudcodes.api import checkouts, openapi, purchases, referral_codes  # noqa: E402, F401 - the endpoints register on the blueprint

@@ -26,6 +26,7 @@ BODIES: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (schemas.Purchase, "serialization"),
     (schemas.Refund, "serialization"),
     (schemas.CodeCheck, "serialization"),
+    (schemas.Checkout, "serialization"),
     (schemas.Error, "serialization"),
 ]
 SIGNATURE_ERRORS = ["missing_signature", "malformed_signature", "stale_signature", "bad_signature"]
@@ -137,6 +138,41 @@ def referral_code_paths() -> dict[str, Any]:
     }
 
 
+def checkout_paths() -> dict[str, Any]:
+    return {
+        "/api/v1/checkouts/{checkout_id}": {
+            "get": {
+                "operationId": "getCheckout",
+                "summary": "What the customer chose on the portal's checkout",
+                "description": (
+                    "For the billing system's payment page: the portal sends the customer there with "
+                    "`checkout_id`, `return_url` and `signature` query parameters (the signature is this API's "
+                    "scheme over `<checkout_id>.<return_url>`). Take the payment for what this answer says, "
+                    "report it with `POST /api/v1/purchases` and `checkout_id`, then send the customer to "
+                    "`return_url`. A checkout is open for 24 hours; an expired one answers 410."
+                ),
+                "parameters": [
+                    {
+                        "name": "checkout_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": schemas.CHECKOUT_ID_PATTERN},
+                        "example": "CHK-7K3Q9M2PXW437K3Q9M2PXW437K",
+                    }
+                ],
+                "responses": {
+                    "200": _json("Checkout", "The checkout, open or paid."),
+                    "401": {"$ref": "#/components/responses/BadSignature"},
+                    "404": _error("There is no checkout with this id.", ["unknown_checkout"]),
+                    "410": _error("The checkout expired unpaid: the customer must start again.", ["checkout_expired"]),
+                    "429": {"$ref": "#/components/responses/RateLimited"},
+                    "503": {"$ref": "#/components/responses/NotConfigured"},
+                },
+            }
+        }
+    }
+
+
 # --- Purchases and refunds ----------------------------------------------------------------------
 
 PURCHASE_400 = [
@@ -145,6 +181,7 @@ PURCHASE_400 = [
     "unknown_field",
     "missing_field",
     "invalid_order_id",
+    "invalid_checkout_id",
     "invalid_domain",
     "invalid_referral_code",
     "unknown_product",
@@ -226,6 +263,13 @@ def purchase_paths() -> dict[str, Any]:
                     "201": _json("Purchase", "Recorded now."),
                     "200": _json("Purchase", "Recorded before with this very body: the same purchase, nothing new."),
                     **_write_errors(PURCHASE_400, "order_id"),
+                    "404": _error("`checkout_id` names no checkout; nothing was recorded.", ["unknown_checkout"]),
+                    "410": _error("The checkout expired unpaid; nothing was recorded.", ["checkout_expired"]),
+                    "422": _error(
+                        "The checkout is already paid by another order, or the report's domain, product, seats, "
+                        "code or channel differ from the checkout's (`field` names it); nothing was recorded.",
+                        ["checkout_already_paid", "checkout_mismatch"],
+                    ),
                 },
             }
         },
@@ -288,6 +332,7 @@ def document() -> dict[str, Any]:
                 }
             },
             **referral_code_paths(),
+            **checkout_paths(),
             **purchase_paths(),
         },
         "components": components,

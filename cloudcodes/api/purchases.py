@@ -139,6 +139,7 @@ def create_purchase() -> ResponseReturnValue:
         purchased_at=reported.purchased_at,
         referral_code=reported.referral_code,
         source=PurchaseSource.API,
+        checkout_id=reported.checkout_id,
     )
     try:
         recorded = record_purchase(data, fingerprint(body))

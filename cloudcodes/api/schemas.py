@@ -145,6 +145,19 @@ Identifier = Annotated[
     ),
 ]
 
+CHECKOUT_ID_PATTERN = r"^CHK-[0-9A-HJKMNP-TV-Z]{26}$"
+CheckoutIdText = Annotated[
+    str | None,
+    Field(pattern=CHECKOUT_ID_PATTERN),
+    answered_as(
+        Refusal(
+            "invalid_checkout_id",
+            "checkout_id is the id of the portal's checkout the customer paid, such as "
+            '"CHK-7K3Q9M2PXW437K3Q9M2PXW437K", or null (or absent) for a purchase made elsewhere.',
+        )
+    ),
+]
+
 NOT_A_DOMAIN = Refusal("invalid_domain", "customer_domain is the customer's domain, such as acme.com.")
 
 
@@ -360,6 +373,7 @@ class PurchaseRequest(RequestBody):
 
     listed_fields = (
         "order_id",
+        "checkout_id",
         "customer_domain",
         "referral_code",
         "product",
@@ -371,6 +385,14 @@ class PurchaseRequest(RequestBody):
     )
 
     order_id: Identifier = Field(description="The billing system's id of the order, unique per purchase." + ID_TEXT)
+    checkout_id: CheckoutIdText = Field(
+        None,
+        description="The portal's checkout the customer paid (from the payment page's link), or null (or "
+        "absent) for a purchase made elsewhere. With it, the purchase is attributed by the checkout's referral "
+        "code; a checkout is paid once, and its domain, product and seats must be those reported (422 "
+        "otherwise; 404 for an unknown checkout, 410 for an expired one).",
+        examples=["CHK-7K3Q9M2PXW437K3Q9M2PXW437K"],
+    )
     customer_domain: CustomerDomain = Field(
         description="The customer's domain (or a URL or address on it); recorded as its registrable domain in "
         "ASCII. IP addresses, bare public suffixes and bad names are refused.",
@@ -518,6 +540,26 @@ class Purchase(ResponseBody):
     refunded: MoneyText = Field(
         description="What has been refunded of it so far (the one field a replay may change).", examples=["0.00"]
     )
+
+
+class Checkout(ResponseBody):
+    """A checkout: what the customer chose on the portal, for the billing system's payment page."""
+
+    checkout_id: str = Field(examples=["CHK-7K3Q9M2PXW437K3Q9M2PXW437K"])
+    status: Annotated[str, Field(pattern="^(open|paid)$")] = Field(
+        description="`open` until its purchase is reported, then `paid` (an expired checkout answers 410)."
+    )
+    customer_domain: str = Field(description="The registrable domain, ASCII (punycode).", examples=["acme.com"])
+    referral_code: str | None = Field(
+        description="The referral code the customer gave, canonical, or null.", examples=[EXAMPLE_CODE]
+    )
+    product: str = Field(description="The product's SKU.", examples=["CC-ACCESS"])
+    seats: Annotated[int, Field(ge=1)]
+    amount: MoneyText = Field(description="The price the customer was shown, for one year.", examples=["240.00"])
+    currency: CurrencyCode
+    customer_email: str = Field(description="Where the customer wants the receipt.")
+    expires_at: UtcTime = Field(description="When it ends unpaid: 24 hours after it was opened.")
+    order_id: str | None = Field(description="The order that paid it, or null while it is open.")
 
 
 class Refund(ResponseBody):

@@ -1,37 +1,48 @@
-"""The customer's checkout, ``/redeem``: what to buy, a confirmation with the price and the partner, a receipt.
+"""The customer's checkout, ``/redeem``: what to buy, a confirmation with the price and who referred the
+customer, then the billing system's payment page, and the return page with the receipt.
 
-Thin views over ``cloudcodes.billing.checkout``, which checks everything and records the purchase
-once. No login: the customer is not a user of the portal. Code checks are rate limited per client
-address; buying without a code never is.
+Thin views over ``cloudcodes.billing.checkout``. No login: the customer is not a user of the portal.
+Nothing here records a purchase: "Continue to payment" stores a checkout and sends the customer to
+the billing system, which takes the money and reports the purchase over the signed API. Quotes and
+checkouts are rate limited per client address, code checks more tightly.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_limiter import RateLimitExceeded
 
+from cloudcodes import clock
+from cloudcodes.api import webhook_secrets
+from cloudcodes.api.signatures import sign
 from cloudcodes.billing.checkout import (
     CheckoutError,
     Quote,
     active_products,
-    confirm,
+    checkout_by_id,
     make_quote,
-    purchase_for_receipt,
-    receipt_token,
+    open_checkout,
+    receipt_address,
 )
 from cloudcodes.billing.forms import CheckoutForm, ConfirmForm
-from cloudcodes.billing.models import PurchaseSource
+from cloudcodes.billing.models import Checkout, CheckoutStatus
+from cloudcodes.errors import seconds_until_reset
 from cloudcodes.extensions import limiter
 from cloudcodes.referrals.domains import DomainError, display_domain, normalise_domain
 from cloudcodes.services import ServiceError
+from cloudcodes.urls import external_url
 
 blueprint = Blueprint("checkout", __name__, url_prefix="/redeem")
 
-CODE_CHECK_LIMIT = "10/minute"  # per client address
+CODE_CHECK_LIMIT = "10/minute"  # per client address, for quotes with a code
+CHECKOUT_LIMIT = "20/minute;200/day"  # per client address, for every quote and checkout
 WITHOUT_CODE = "without_code"  # the name of the "Buy without a code" button
-FIELDS = ("domain", "code", "product", "seats")
+FIELDS = ("domain", "code", "product", "seats", "email")
+PENDING_REFRESH_SECONDS = 5
 
 
 def buys_without_code() -> bool:
@@ -70,15 +81,33 @@ def refused(form: CheckoutForm, error: ServiceError) -> ResponseReturnValue:
     return render_start(form, 400, error.message)
 
 
+@blueprint.errorhandler(RateLimitExceeded)
+def rate_limited(error: RateLimitExceeded) -> ResponseReturnValue:
+    """Too many tries from this address: the form again, as it was typed, with when to try again."""
+    wait = max(seconds_until_reset(), 1)
+    form = CheckoutForm(active_products(), formdata=None, data=_prefill(request.form))
+    message = (
+        f"Too many tries from your network in a short time. What you typed is kept below: "
+        f"wait {wait // 60 + 1} minutes and send it again."
+        if wait >= 90
+        else f"Too many tries from your network in a short time. What you typed is kept below: "
+        f"wait {wait} seconds and send it again."
+    )
+    response = make_response(render_start(form, 429, message))
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
 @blueprint.get("/")
 def start() -> ResponseReturnValue:
-    # Partners' messages link here with ?code=...&domain=...; "Change" comes back with all four.
+    # Partners' messages link here with ?code=...&domain=...; "Change" comes back with all of them.
     form = CheckoutForm(active_products(), formdata=None, data=_prefill(request.args))
     return render_start(form)
 
 
 @blueprint.post("/")
-@limiter.limit(CODE_CHECK_LIMIT, methods=["POST"], exempt_when=buys_without_code)
+@limiter.limit(CHECKOUT_LIMIT)
+@limiter.limit(CODE_CHECK_LIMIT, exempt_when=buys_without_code)
 def quote() -> ResponseReturnValue:
     form = CheckoutForm(active_products())
     if request.form.get(WITHOUT_CODE):
@@ -88,48 +117,98 @@ def quote() -> ResponseReturnValue:
         return render_start(form, 400)
     try:
         quoted = make_quote(form.domain.data or "", form.code.data or None, form.product.data or "", form.seats.data)
+        email = receipt_address(form.email.data or "")
     except CheckoutError as error:
         return refused(form, error)
     return render_template(
-        "checkout/confirm.html", quote=quoted, form=_confirm_form(quoted), shown_domain=display_domain(quoted.domain)
+        "checkout/confirm.html",
+        quote=quoted,
+        email=email,
+        form=_confirm_form(quoted, email),
+        shown_domain=display_domain(quoted.domain),
     )
 
 
-def _confirm_form(quoted: Quote) -> ConfirmForm:
+def _confirm_form(quoted: Quote, email: str) -> ConfirmForm:
     return ConfirmForm(
         formdata=None,
         data={
-            "token": quoted.token(),
+            "token": quoted.token(email),
             "domain": display_domain(quoted.domain),
             "code": quoted.code or "",
             "product": quoted.product.sku,
             "seats": str(quoted.seats),
+            "email": email,
         },
     )
 
 
+def payment_url(checkout: Checkout) -> str:
+    """The billing system's payment page for ``checkout``, with the return address, signed.
+
+    The signature (the API's scheme, over ``<checkout id>.<return URL>``) lets the payment page
+    trust that the return address is this portal's.
+    """
+    secrets = webhook_secrets()
+    if not secrets:
+        abort(503, "Payments are not set up on this server yet (no webhook secret). Please try again later.")
+    base = current_payment_page()
+    return_url = external_url("checkout.returned", checkout_id=checkout.public_id)
+    signed = f"{checkout.public_id}.{return_url}".encode()
+    query = urlencode(
+        {
+            "checkout_id": checkout.public_id,
+            "return_url": return_url,
+            "signature": sign(secrets[0], int(clock.now().timestamp()), signed),
+        }
+    )
+    return f"{base}{'&' if '?' in base else '?'}{query}"
+
+
+def current_payment_page() -> str:
+    return current_app.config.get("BILLING_PAYMENT_URL") or external_url("test_payment.pay")
+
+
 @blueprint.post("/confirm", endpoint="confirm")
-def confirm_purchase() -> ResponseReturnValue:
+@limiter.limit(CHECKOUT_LIMIT)
+def continue_to_payment() -> ResponseReturnValue:
     form = ConfirmForm()
     # The first form again, as the confirmation carried it, for when something has changed meanwhile.
     start_form = CheckoutForm(active_products(), formdata=None, data=_prefill(request.form))
     if not form.validate_on_submit():
         return render_start(start_form, 400, "This confirmation is not valid. Start again.")
     try:
-        recorded = confirm(form.token.data or "")
+        checkout = open_checkout(form.token.data or "")
     except CheckoutError as error:
         return refused(start_form, error)
-    except ServiceError as error:  # the purchase itself was refused: nothing on the first form can fix it
-        return render_start(start_form, 400, error.message)
-    # Sent twice, the same token answers with the same purchase, so both land on the same receipt.
-    return redirect(url_for("checkout.receipt", token=receipt_token(recorded.purchase)), 303)
+    return redirect(payment_url(checkout), 303)
 
 
-@blueprint.get("/receipt/<token>")
-def receipt(token: str) -> ResponseReturnValue:
-    purchase = purchase_for_receipt(token)
-    if purchase is None or purchase.source != PurchaseSource.CHECKOUT:
+@blueprint.get("/return/<checkout_id>")
+def returned(checkout_id: str) -> ResponseReturnValue:
+    """Where the billing system sends the customer back: the receipt, or "being confirmed" until the report."""
+    checkout = checkout_by_id(checkout_id)
+    if checkout is None:
         abort(404)
-    html = render_template("checkout/receipt.html", purchase=purchase, domain=display_domain(purchase.customer_domain))
+    purchase = checkout.purchase
+    if checkout.status == CheckoutStatus.PAID and purchase is not None:
+        html = render_template(
+            "checkout/receipt.html", purchase=purchase, domain=display_domain(purchase.customer_domain)
+        )
+        status = 200
+    elif checkout.is_open():
+        html = render_template(
+            "checkout/pending.html",
+            checkout=checkout,
+            domain=display_domain(checkout.customer_domain),
+            refresh=PENDING_REFRESH_SECONDS,
+        )
+        status = 200
+    else:
+        html = render_template("checkout/expired.html", checkout=checkout, start_url=url_for("checkout.start"))
+        status = 410
+    response = make_response(html, status)
     # The address is the customer's key to the receipt: not kept by shared caches, not indexed.
-    return html, 200, {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response

@@ -1,4 +1,5 @@
-"""Demo purchases for ``demo seed``: Acme Cloud's customers buy over the last two months, one refunds."""
+"""Demo purchases for ``demo seed``: Acme Cloud's customers buy over the last two months, one refunds,
+and one customer has a checkout open, waiting to be paid on the test payment page."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from cloudcodes import clock
-from cloudcodes.billing.models import Channel, Purchase
+from cloudcodes.billing.checkout import CHECKOUT_LIFETIME, new_checkout_id
+from cloudcodes.billing.models import Channel, Checkout, Product, Purchase
 from cloudcodes.billing.services import PurchaseInput, fingerprint, record_purchase, record_refund
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
@@ -49,4 +51,29 @@ def seed_purchases() -> list[tuple[str, str, str]]:
     record_refund(
         "DEMO-1002", "DEMO-R-1", Money.parse("600.00", "USD"), now - timedelta(days=5), fingerprint({"demo": "R-1"})
     )
+    _open_demo_checkout()
     return []
+
+
+def _open_demo_checkout() -> None:
+    """fabrikam.co.uk chose 20 seats with its code an hour ago and has not paid yet."""
+    code = db.session.scalar(
+        select(ReferralCode.code)
+        .join(ReferralCode.registration)
+        .where(ReferralCode.revoked_at.is_(None), ReferralCode.registration.has(domain="fabrikam.co.uk"))
+    )
+    product = db.session.scalar(select(Product).where(Product.sku == "CC-ACCESS"))
+    opened = clock.now() - timedelta(hours=1)
+    db.session.add(
+        Checkout(
+            public_id=new_checkout_id(),
+            customer_domain="fabrikam.co.uk",
+            referral_code=code,
+            product_id=product.id,
+            seats=20,
+            price=Money(product.price_per_seat.minor * 20, product.price_per_seat.currency),
+            customer_email="it@fabrikam.co.uk",
+            created_at=opened,
+            expires_at=opened + CHECKOUT_LIFETIME,
+        )
+    )

@@ -1,4 +1,4 @@
-"""The customer's checkout forms (/redeem): what to buy, then the confirmation that records it."""
+"""The customer's checkout forms (/redeem): what to buy, then "Continue to payment"."""
 
 from __future__ import annotations
 
@@ -49,6 +49,12 @@ class CheckoutForm(FlaskForm):
     seats = SeatsField(
         "Seats (users)", validators=[InputRequired(SEATS_MESSAGE)], render_kw={"min": 1, "inputmode": "numeric"}
     )
+    email = StringField(
+        "E-mail for your receipt",
+        validators=[DataRequired("Enter the e-mail address your receipt should go to."), Length(max=254)],
+        description="We send the receipt here once your payment is confirmed.",
+        render_kw={"autocomplete": "email", "inputmode": "email"},
+    )
 
     def __init__(self, products: list[Product], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -63,3 +69,4 @@ class ConfirmForm(FlaskForm):
     code = HiddenField()
     product = HiddenField()
     seats = HiddenField()
+    email = HiddenField()

@@ -40,6 +40,12 @@ class AttributionRule(StrEnum):
     NONE = "none"
 
 
+class CheckoutStatus(StrEnum):
+    OPEN = "open"  # the customer is on (or on the way to) the billing system's payment page
+    PAID = "paid"  # the billing system reported its purchase
+    EXPIRED = "expired"  # never paid within its 24 hours: it earns nothing
+
+
 class LedgerKind(StrEnum):
     ACCRUAL = "accrual"  # a commission (or discount) earned: zero or more
     REVERSAL = "reversal"  # a refund's share of it taken back: zero or less
@@ -58,6 +64,46 @@ class Product(db.Model):
     price_per_seat: Mapped[Money] = money_column("price_per_seat")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class Checkout(db.Model):
+    """What a customer chose on ``/redeem`` before paying: the billing system takes the money and reports it.
+
+    Its public id (``CHK-`` and 26 random symbols) is the customer's key to the return page and the
+    billing system's to the API: it is never guessed, so no other secret is needed for either.
+    """
+
+    __tablename__ = "checkouts"
+    __table_args__ = (
+        CheckConstraint("seats > 0", name="seats_positive"),
+        CheckConstraint("price_minor > 0", name="price_positive"),
+        CheckConstraint("expires_at > created_at", name="expires_after_creation"),
+        CheckConstraint("(status = 'paid') = (paid_at IS NOT NULL)", name="paid_iff_paid_at"),
+        Index("ix_checkouts_status_expires", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    customer_domain: Mapped[str] = mapped_column(String(253))
+    # The code as the checkout read it (canonical), or None: attribution reads it again when paid.
+    referral_code: Mapped[str | None] = mapped_column(String(60))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    seats: Mapped[int]
+    price: Mapped[Money] = money_column("price")
+    customer_email: Mapped[str] = mapped_column(String(254))
+    status: Mapped[CheckoutStatus] = enum_column(
+        CheckoutStatus, name="known_status", length=10, default=CheckoutStatus.OPEN
+    )
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    expires_at: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
+
+    product: Mapped[Product] = relationship()
+    purchase: Mapped[Purchase | None] = relationship(back_populates="checkout")
+
+    def is_open(self, at: datetime | None = None) -> bool:
+        """Open and within its 24 hours (the ``checkouts expire`` sweep may not have run yet)."""
+        return self.status == CheckoutStatus.OPEN and self.expires_at > (at or clock.now())
 
 
 class Purchase(db.Model):
@@ -99,8 +145,11 @@ class Purchase(db.Model):
     margin_pct: Mapped[Decimal | None] = mapped_column(PERCENT)
     volume_points: Mapped[Decimal | None] = mapped_column(PERCENT)
     commission: Mapped[Money | None] = money_column("commission", nullable=True)
+    # The checkout it pays, for a purchase made on /redeem: unique, so a checkout is paid once.
+    checkout_id: Mapped[int | None] = mapped_column(ForeignKey("checkouts.id"), unique=True)
 
     product: Mapped[Product] = relationship()
+    checkout: Mapped[Checkout | None] = relationship(back_populates="purchase")
     partner: Mapped[Partner | None] = relationship()
     refunds: Mapped[list[Refund]] = relationship(back_populates="purchase", order_by="Refund.id")
 

@@ -13,10 +13,13 @@ from blinker import Namespace
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from cloudcodes import clock
 from cloudcodes.billing.commission import RefundTooLarge, commission_for, reversal_for
 from cloudcodes.billing.models import (
     AttributionRule,
     Channel,
+    Checkout,
+    CheckoutStatus,
     LedgerEntry,
     LedgerKind,
     Product,
@@ -25,15 +28,18 @@ from cloudcodes.billing.models import (
     Refund,
 )
 from cloudcodes.extensions import db
+from cloudcodes.mail.outbox import queue_email
 from cloudcodes.money import Money
 from cloudcodes.partners.models import Partner, PartnerStatus
 from cloudcodes.partners.services import level_record_on
 from cloudcodes.program.services import program_terms
 from cloudcodes.program.terms import format_percent
+from cloudcodes.referrals.codes import CodeError, parse_code
 from cloudcodes.referrals.domains import DomainError, display_domain, normalise_domain
 from cloudcodes.referrals.models import DomainRegistration, ReferralCode
 from cloudcodes.referrals.services import active_registration, check_code, is_live
 from cloudcodes.services import ServiceError, after_commit, transactional
+from cloudcodes.urls import external_url
 
 CHANNELS = tuple(Channel)
 
@@ -58,6 +64,10 @@ class Unprocessable(BillingError):
     status = 422
 
 
+class Gone(BillingError):
+    status = 410
+
+
 def fingerprint(payload: Any) -> str:
     """The same request, whatever the key order or spacing, has the same fingerprint."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
@@ -76,6 +86,7 @@ class PurchaseInput:
     purchased_at: datetime
     referral_code: str | None = None
     source: PurchaseSource = PurchaseSource.API
+    checkout_id: str | None = None  # the /redeem checkout this purchase pays, when it was bought there
 
 
 @dataclass(frozen=True)
@@ -180,12 +191,23 @@ def record_purchase(data: PurchaseInput, request_hash: str) -> Recorded:
         raise BillingError(
             f"{product.sku} is sold in {product.price_per_seat.currency}.", "currency", code="currency_mismatch"
         )
+    checkout = None
+    if data.checkout_id is not None:
+        checkout = _locked_checkout(data.checkout_id)
+        # Looked up again now that the checkout is locked: the same report sent twice at once is a replay.
+        existing = _existing_purchase(data.order_id, request_hash)
+        if existing is not None:
+            return Recorded(existing, created=False)
+        _check_against_checkout(checkout, data, domain, product)
 
     purchased_at = data.purchased_at.astimezone(UTC)  # the program's days are UTC days
-    found = attribute(domain, data.referral_code, purchased_at)
+    # A checkout's purchase is attributed by the checkout's code as it stands on the purchase date.
+    code_text = checkout.referral_code if checkout is not None else data.referral_code
+    found = attribute(domain, code_text, purchased_at)
     purchase = Purchase(
         order_id=data.order_id,
-        source=data.source,
+        source=PurchaseSource.CHECKOUT if checkout is not None else data.source,
+        checkout_id=checkout.id if checkout is not None else None,
         request_hash=request_hash,
         customer_domain=domain,
         product_id=product.id,
@@ -193,7 +215,7 @@ def record_purchase(data: PurchaseInput, request_hash: str) -> Recorded:
         amount=data.amount,
         channel=Channel(data.channel),
         purchased_at=purchased_at,
-        referral_code_text=(data.referral_code or None) and data.referral_code[:60],
+        referral_code_text=(code_text or None) and code_text[:60],
         referral_code_id=found.referral.id if found.referral else None,
         code_check=found.code_check,
         attribution=found.rule,
@@ -226,10 +248,85 @@ def record_purchase(data: PurchaseInput, request_hash: str) -> Recorded:
         _accrue(purchase)
         if found.registration is not None and found.registration.converted_at is None:
             found.registration.converted_at = purchased_at
+    if checkout is not None:
+        checkout.status = CheckoutStatus.PAID
+        checkout.paid_at = clock.now()
+        _queue_receipt(checkout, purchase)
     if purchase.partner_id is not None:
         partner_id = purchase.partner_id
         after_commit(lambda: purchase_recorded.send(None, partner_id=partner_id))
     return Recorded(purchase, created=True)
+
+
+def _locked_checkout(public_id: str) -> Checkout:
+    """The checkout, locked until the transaction ends: reports of one checkout are taken one at a time."""
+    checkout = db.session.scalar(select(Checkout).where(Checkout.public_id == public_id).with_for_update())
+    if checkout is None:
+        raise NotFound(f"There is no checkout {public_id}.", "checkout_id", code="unknown_checkout")
+    return checkout
+
+
+def _check_against_checkout(checkout: Checkout, data: PurchaseInput, domain: str, product: Product) -> None:
+    """A report pays its checkout once, and only for what the customer chose there."""
+    if checkout.status == CheckoutStatus.PAID:
+        order = checkout.purchase.order_id if checkout.purchase else "another order"
+        raise Unprocessable(
+            f"Checkout {checkout.public_id} is already paid, by order {order}.",
+            "checkout_id",
+            code="checkout_already_paid",
+        )
+    # Paid in time counts even when reported a little later; paid after its 24 hours does not.
+    if checkout.status == CheckoutStatus.EXPIRED or checkout.expires_at <= data.purchased_at:
+        raise Gone(
+            f"Checkout {checkout.public_id} expired on {checkout.expires_at.isoformat()} unpaid; "
+            "the customer must start again.",
+            "checkout_id",
+            code="checkout_expired",
+        )
+    mismatches = [
+        ("customer_domain", domain, checkout.customer_domain),
+        ("product", product.id, checkout.product_id),
+        ("seats", data.seats, checkout.seats),
+        ("channel", data.channel, Channel.DIRECT),
+        ("amount", data.amount, checkout.price),
+    ]
+    if data.referral_code and data.referral_code.strip():
+        mismatches.append(("referral_code", _canonical_code(data.referral_code), checkout.referral_code))
+    for field, reported, chosen in mismatches:
+        if reported != chosen:
+            shown = {
+                "product": checkout.product.sku,
+                "customer_domain": checkout.customer_domain,
+                "amount": f"{checkout.price.to_decimal()} {checkout.price.currency}",
+            }.get(field, chosen)
+            raise Unprocessable(
+                f"{field} differs from the checkout's ({shown}): a checkout is paid for what the customer chose.",
+                field,
+                code="checkout_mismatch",
+            )
+
+
+def _canonical_code(text: str) -> str | None:
+    try:
+        return parse_code(text)
+    except CodeError:
+        return text.strip()
+
+
+def _queue_receipt(checkout: Checkout, purchase: Purchase) -> None:
+    try:
+        queue_email(
+            to=checkout.customer_email,
+            template="checkout_receipt",
+            context={
+                "purchase": purchase,
+                "checkout": checkout,
+                "domain": display_domain(purchase.customer_domain),
+                "receipt_url": external_url("checkout.returned", checkout_id=checkout.public_id),
+            },
+        )
+    except ValueError:  # an address our mail server cannot take: the purchase stands, the page shows the receipt
+        return
 
 
 def _accrue(purchase: Purchase) -> None:

@@ -22,7 +22,9 @@ from tests.support.api import purchase_body as _purchase_body
 
 NOW = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
 PURCHASES = "/api/v1/purchases"
-FIELDS_LISTED = "order_id, customer_domain, referral_code, product, seats, amount, currency, channel, purchased_at"
+FIELDS_LISTED = (
+    "order_id, checkout_id, customer_domain, referral_code, product, seats, amount, currency, channel, purchased_at"
+)
 ID_FORM = "is 1 to 100 printable ASCII characters (letters, digits, punctuation; spaces only between them)."
 TIME_FORM = (
     'is an ISO 8601 (RFC 3339) date and time with seconds and a time zone, such as "2026-11-20T10:00:00Z" or '

@@ -737,7 +737,7 @@ def test_the_openapi_document_describes_both_endpoints_and_is_valid(app, client)
         assert jsonschema_rs.meta.is_valid(schema), name  # each a valid JSON Schema 2020-12
     purchases = document["paths"]["/api/v1/purchases"]["post"]
     refunds = document["paths"]["/api/v1/purchases/{order_id}/refunds"]["post"]
-    assert set(purchases["responses"]) == {"200", "201", "400", "401", "409", "413", "429", "503"}
+    assert set(purchases["responses"]) == {"200", "201", "400", "401", "404", "409", "410", "413", "422", "429", "503"}
     assert set(refunds["responses"]) == {"200", "201", "400", "401", "404", "409", "413", "422", "429", "503"}
     assert "security" not in purchases and document["security"] == [{"signature": []}]
     for operation, request_schema in ((purchases, "PurchaseRequest"), (refunds, "RefundRequest")):
@@ -749,6 +749,7 @@ def test_the_openapi_document_describes_both_endpoints_and_is_valid(app, client)
     request_fields = set(document["components"]["schemas"]["PurchaseRequest"]["properties"])
     assert request_fields == {
         "order_id",
+        "checkout_id",
         "customer_domain",
         "referral_code",
         "product",

@@ -19,8 +19,10 @@ import time_machine
 from flask import Flask
 from sqlalchemy import func, select
 
-from cloudcodes.billing.models import LedgerEntry, Purchase, Refund
+from cloudcodes.billing.checkout import CHECKOUT_LIFETIME, new_checkout_id
+from cloudcodes.billing.models import Checkout, CheckoutStatus, LedgerEntry, Product, Purchase, Refund
 from cloudcodes.extensions import db
+from cloudcodes.money import Money
 from cloudcodes.partners.services import create_partner
 from cloudcodes.referrals.services import issue_code, register_domain
 from tests.conftest import make_test_app
@@ -173,3 +175,38 @@ def test_the_same_refund_sent_ten_times_at_once_is_recorded_once(race_app):
     assert all(answer == answers[0][1] for _, answer in answers)
     assert answers[0][1]["remaining"] == "60.00"
     assert stored(race_app) == {"purchases": 1, "refunds": 1, "accruals": 1, "reversals": 1}
+
+
+def test_ten_reports_of_one_checkout_at_once_give_one_purchase_and_one_accrual(race_app):
+    with race_app.app_context(), time_machine.travel(datetime(2026, 1, 15, 9, 0, tzinfo=UTC), tick=False):
+        product = db.session.scalar(select(Product).where(Product.sku == "CC-ACCESS"))
+        checkout = Checkout(
+            public_id=new_checkout_id(),
+            customer_domain="acme.com",
+            referral_code=race_app.config["TEST_CODE"],
+            product_id=product.id,
+            seats=10,
+            price=Money(240_00, "USD"),
+            customer_email="buyer@acme.com",
+            created_at=datetime(2026, 1, 15, 9, 0, tzinfo=UTC),
+            expires_at=datetime(2026, 1, 15, 9, 0, tzinfo=UTC) + CHECKOUT_LIFETIME,
+        )
+        db.session.add(checkout)
+        db.session.commit()
+        checkout_id = checkout.public_id
+
+    answers = at_once(
+        race_app,
+        lambda client, n: signed_post(
+            client,
+            PURCHASES,
+            purchase_body(race_app, order_id=f"ORD-PAY-{n}", checkout_id=checkout_id, amount="240.00"),
+        ),
+    )
+    statuses = Counter(status for status, _ in answers)
+    assert statuses == {201: 1, 422: 9}, answers
+    assert {body["error"]["code"] for status, body in answers if status == 422} == {"checkout_already_paid"}
+    assert stored(race_app) == {"purchases": 1, "refunds": 0, "accruals": 1, "reversals": 0}
+    with race_app.app_context():
+        paid = db.session.scalar(select(Checkout).where(Checkout.public_id == checkout_id))
+        assert paid.status == CheckoutStatus.PAID and paid.purchase.attribution == "code"

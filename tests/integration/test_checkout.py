@@ -1,4 +1,9 @@
-"""The customer's checkout, through the pages: /redeem, the confirmation, the receipt."""
+"""The customer's checkout, through the pages: /redeem, the confirmation, the test payment page, the return page.
+
+Nothing is bought on the portal itself: "Continue to payment" stores a checkout, and only the
+billing system's report (here the built-in test payment page, through the real API) records the
+purchase.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +17,30 @@ import time_machine
 from sqlalchemy import func, select
 
 from cloudcodes import clock
-from cloudcodes.billing.models import Product, Purchase
+from cloudcodes.billing.models import Checkout, CheckoutStatus, Product, Purchase
 from cloudcodes.extensions import db as _db
+from cloudcodes.mail.models import OutboxMessage
 from cloudcodes.money import Money
 from cloudcodes.partners.services import create_partner
 from cloudcodes.referrals.codes import ALPHABET, generate_code
 from cloudcodes.referrals.models import ReferralCode
 from cloudcodes.referrals.services import issue_code, register_domain, revoke_code
+from tests.support.checkout import (
+    CONFIRM,
+    ORDER,
+    START,
+    buy,
+    checkout_id_of,
+    confirm_data,
+    continue_to_payment,
+    local,
+    pay,
+    quote,
+    text,
+)
 from tests.support.web import csrf_token
 
-START = "/redeem/"
-CONFIRM = "/redeem/confirm"
 PARTNER_NAME = "Acme Cloud Ltd"
-ORDER = {"domain": "acme.com", "product": "CC-ACCESS", "seats": "10"}
 
 
 @pytest.fixture
@@ -47,18 +63,6 @@ def issued(app) -> SimpleNamespace:
 # --- Helpers ----------------------------------------------------------------------------------
 
 
-def text(response) -> str:
-    return html_lib.unescape(response.get_data(as_text=True))
-
-
-def quote(client, **fields):
-    """Fill the checkout form (the order above, with ``fields`` changed; None leaves a field out)."""
-    data = {**ORDER, **fields}
-    data = {key: value for key, value in data.items() if value is not None}
-    token = csrf_token(client.get(START).get_data(as_text=True))
-    return client.post(START, data={"csrf_token": token, **data})
-
-
 def field_error(response, name: str) -> str:
     match = re.search(rf'<div id="{name}-error" class="invalid-feedback d-block">(.*?)</div>', text(response), re.S)
     assert match, f"no error shown next to {name}"
@@ -70,25 +74,6 @@ def input_value(page: str, name: str) -> str | None:
     assert match, f"no input {name}"
     value = re.search(r'\bvalue="([^"]*)"', match.group(0))
     return html_lib.unescape(value.group(1)) if value else None
-
-
-def confirm_data(confirmation) -> dict[str, str]:
-    """The fields of the confirmation's form, as the browser sends them back."""
-    page = confirmation.get_data(as_text=True)
-    form = re.search(r'<form method="post" action="/redeem/confirm">(.*?)</form>', page, re.S).group(1)
-    data = {}
-    for tag in re.findall(r"<input[^>]*>", form):
-        name = re.search(r'\bname="([^"]+)"', tag).group(1)
-        value = re.search(r'\bvalue="([^"]*)"', tag)
-        data[name] = html_lib.unescape(value.group(1)) if value else ""
-    return data
-
-
-def buy(client, **fields):
-    """Quote and confirm; returns the confirm response (a 303 to the receipt)."""
-    confirmation = quote(client, **fields)
-    assert confirmation.status_code == 200, text(confirmation)
-    return client.post(CONFIRM, data=confirm_data(confirmation))
 
 
 def purchases(app) -> list[Purchase]:
@@ -103,6 +88,16 @@ def purchases(app) -> list[Purchase]:
 def purchase_count(app) -> int:
     with app.app_context():
         return _db.session.scalar(select(func.count()).select_from(Purchase))
+
+
+def checkout_count(app) -> int:
+    with app.app_context():
+        return _db.session.scalar(select(func.count()).select_from(Checkout))
+
+
+def checkout_status(app, checkout_id: str) -> CheckoutStatus:
+    with app.app_context():
+        return _db.session.scalar(select(Checkout.status).where(Checkout.public_id == checkout_id))
 
 
 def typo_of(code: str) -> str:
@@ -123,6 +118,7 @@ def test_the_form_has_a_visible_label_and_help_for_every_field_and_lists_the_pro
         ("code", "Referral code (optional)"),
         ("product", "Product"),
         ("seats", "Seats (users)"),
+        ("email", "E-mail for your receipt"),
     ):
         assert re.search(rf'<label class="form-label" for="{name}">{re.escape(label)}</label>', page), name
     assert "Your Google Workspace domain, e.g. example.com" in page
@@ -162,7 +158,7 @@ def test_the_form_needs_its_csrf_token(client):
 # --- A good code ------------------------------------------------------------------------------
 
 
-def test_a_good_code_shows_the_price_and_the_partner_then_records_one_attributed_purchase(app, client, issued):
+def test_a_good_code_shows_the_price_and_the_partner_then_only_the_payment_records_the_purchase(app, client, issued):
     # Typed the forgiving way: lower case, spaces, no prefix.
     typed = issued.code.removeprefix("CC-").replace("-", " ").lower()
     confirmation = quote(client, code=typed)
@@ -172,23 +168,37 @@ def test_a_good_code_shows_the_price_and_the_partner_then_records_one_attributed
     assert "CloudCodes Access Control" in page
     assert "$24.00 per user per year" in page
     assert "$240.00" in page
-    assert f"Referred by {PARTNER_NAME} (Reseller partner)" in page
+    assert f"Referred by {PARTNER_NAME}" in page
     assert f'Referral code <span class="font-monospace">{issued.code}</span>' in page
-    assert f"15 % of this purchase ($36.00) goes to {PARTNER_NAME}" in page
-    assert "your price is the same" in page
-    assert "Confirm and pay" in page
+    assert "buyer@acme.com" in page
+    # Who referred the customer, never what the partner earns.
+    assert "15 %" not in page and "$36.00" not in page and "margin" not in page
+    assert "Continue to payment" in page
     change = re.search(r'<a href="(/redeem/\?[^"]+)">Change</a>', page).group(1)
-    assert purchase_count(app) == 0  # nothing is bought before the confirmation
+    assert purchase_count(app) == checkout_count(app) == 0  # nothing is stored before "Continue"
 
     back = text(client.get(html_lib.unescape(change)))
     assert input_value(back, "domain") == "acme.com" and input_value(back, "code") == issued.code
-    assert input_value(back, "seats") == "10"
+    assert input_value(back, "seats") == "10" and input_value(back, "email") == "buyer@acme.com"
     assert '<option selected value="CC-ACCESS">' in back
 
-    response = client.post(CONFIRM, data=confirm_data(confirmation))
-    assert response.status_code == 303
-    receipt_path = response.headers["Location"]
-    assert receipt_path.startswith("/redeem/receipt/")
+    redirect = client.post(CONFIRM, data=confirm_data(confirmation))
+    checkout_id = checkout_id_of(redirect)
+    assert redirect.headers["Location"].startswith("http://127.0.0.1:5000/dev/billing/pay?checkout_id=CHK-")
+    assert re.fullmatch(r"CHK-[0-9A-HJKMNP-TV-Z]{26}", checkout_id)
+    # The checkout is stored, open for 24 hours; no purchase, no ledger entry until the billing system reports.
+    assert checkout_status(app, checkout_id) == CheckoutStatus.OPEN
+    assert purchase_count(app) == 0
+    pending = client.get(f"/redeem/return/{checkout_id}")
+    assert pending.status_code == 200
+    assert "Your payment is being confirmed" in text(pending)
+    assert '<meta http-equiv="refresh" content="5">' in pending.get_data(as_text=True)
+
+    paid = pay(client, redirect)
+    assert paid.status_code == 303
+    receipt_path = local(paid.headers["Location"])
+    assert receipt_path == f"/redeem/return/{checkout_id}"
+    assert checkout_status(app, checkout_id) == CheckoutStatus.PAID
 
     [purchase] = purchases(app)
     assert purchase.channel == "direct"
@@ -204,16 +214,53 @@ def test_a_good_code_shows_the_price_and_the_partner_then_records_one_attributed
     receipt = client.get(receipt_path)
     assert receipt.status_code == 200
     assert receipt.headers["Cache-Control"] == "private, no-store"
+    assert receipt.headers["X-Robots-Tag"] == "noindex"
     page = text(receipt)
+    assert "Thank you for your purchase" in page
     assert purchase.order_id in page
     assert "acme.com" in page and "CloudCodes Access Control" in page and "$240.00" in page
     assert f"{PARTNER_NAME}" in page and f"(referral code {issued.code})" in page
     assert f"{purchase.purchased_at.day} {purchase.purchased_at:%b %Y}" in page  # no leading zero
+    assert "$36.00" not in page and "15 %" not in page
+
+    # The receipt is also e-mailed to the address the customer gave.
+    with app.app_context():
+        [mail] = _db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == "buyer@acme.com"))
+        assert purchase.order_id in mail.subject
+        assert f"http://127.0.0.1:5000{receipt_path}" in mail.text_body
+        assert "$240.00" in mail.text_body and PARTNER_NAME in mail.text_body and "$36.00" not in mail.text_body
 
 
-def test_a_receipt_address_that_was_not_issued_is_not_found(client):
-    assert client.get("/redeem/receipt/1").status_code == 404
-    assert client.get("/redeem/receipt/not-a-token").status_code == 404
+def test_a_return_address_that_was_not_issued_is_not_found(client):
+    assert client.get("/redeem/return/CHK-" + "0" * 26).status_code == 404
+    assert client.get("/redeem/return/not-a-checkout").status_code == 404
+    assert client.get("/redeem/receipt/1").status_code == 404  # the old receipt address is gone
+
+
+def test_an_open_checkout_expires_after_24_hours_and_earns_nothing(app, client, issued):
+    redirect = continue_to_payment(client, code=issued.code)
+    checkout_id = checkout_id_of(redirect)
+    with time_machine.travel(clock.now() + timedelta(hours=25), tick=False):
+        expired = client.get(f"/redeem/return/{checkout_id}")
+        assert expired.status_code == 410
+        assert "This checkout has expired" in text(expired)
+        result = app.test_cli_runner().invoke(args=["checkouts", "expire"], catch_exceptions=False)
+        assert result.exit_code == 0 and "Expired 1 open checkout older than 24 hours." in result.output
+        again = app.test_cli_runner().invoke(args=["checkouts", "expire"], catch_exceptions=False)
+        assert "Expired 0 open checkouts" in again.output
+        assert checkout_status(app, checkout_id) == CheckoutStatus.EXPIRED
+        # The billing system is told it is gone; its payment page cannot pay it.
+        page = client.get(local(redirect.headers["Location"]))
+        assert page.status_code == 400  # the link itself is older than five minutes
+    assert purchase_count(app) == 0
+
+
+def test_an_email_address_that_cannot_take_the_receipt_is_answered_next_to_it(app, client):
+    response = quote(client, email="not an address")
+    assert response.status_code == 400
+    assert "e-mail address for your receipt" in field_error(response, "email")
+    assert quote(client, email=None).status_code == 400
+    assert checkout_count(app) == 0
 
 
 # --- Bad codes --------------------------------------------------------------------------------
@@ -264,7 +311,7 @@ def test_a_code_that_does_not_hold_says_why_records_nothing_and_the_customer_can
     confirmation = quote(client, code=code, without_code="1")
     assert confirmation.status_code == 200, text(confirmation)
     assert "Referred by" not in text(confirmation)
-    assert client.post(CONFIRM, data=confirm_data(confirmation)).status_code == 303
+    assert pay(client, client.post(CONFIRM, data=confirm_data(confirmation))).status_code == 303
     [purchase] = purchases(app)
     # acme.com is registered by the partner: without a code, the registration attributes it.
     assert purchase.attribution == "registration"
@@ -280,8 +327,7 @@ def test_an_expired_code_is_refused_and_buying_without_it_is_unattributed(app, c
         assert "This code for acme.com has expired. Ask your partner for a new one." in field_error(response, "code")
         assert purchase_count(app) == 0
 
-        response = buy(client, code=issued.code, without_code="1")
-        assert response.status_code == 303
+        buy(client, code=issued.code, without_code="1")
     [purchase] = purchases(app)
     # The registration ran out with the code, and there is no earlier purchase: nobody is credited.
     assert purchase.attribution == "none"
@@ -298,15 +344,15 @@ def test_without_a_code_an_unregistered_domain_buys_unattributed(app, client, is
     assert "globex.com" in page and "$108.00" in page and "$36.00 per user per year" in page
     assert "Referred by" not in page and "partner margin" not in page
 
-    response = client.post(CONFIRM, data=confirm_data(confirmation))
-    assert response.status_code == 303
+    paid = pay(client, client.post(CONFIRM, data=confirm_data(confirmation)))
+    assert paid.status_code == 303
     [purchase] = purchases(app)
     assert purchase.attribution == "none"
     assert purchase.partner_id is None and purchase.commission is None
     assert purchase.customer_domain == "globex.com"
     assert purchase.source == "checkout" and purchase.channel == "direct"
 
-    receipt = text(client.get(response.headers["Location"]))
+    receipt = text(client.get(local(paid.headers["Location"])))
     assert purchase.order_id in receipt and "globex.com" in receipt and "$108.00" in receipt
     assert "Your CloudCodes partner" not in receipt
 
@@ -315,7 +361,7 @@ def test_an_international_domain_is_shown_as_people_write_it(app, client):
     confirmation = quote(client, domain="BÜCHER.de", code=None)
     assert confirmation.status_code == 200
     assert "bücher.de" in text(confirmation)
-    client.post(CONFIRM, data=confirm_data(confirmation))
+    pay(client, client.post(CONFIRM, data=confirm_data(confirmation)))
     [purchase] = purchases(app)
     assert purchase.customer_domain == "xn--bcher-kva.de"
 
@@ -357,19 +403,36 @@ def test_the_domain_error_explains_a_public_suffix_and_an_ip_address(client):
 # --- The confirmation ---------------------------------------------------------------------------
 
 
-def test_confirming_twice_records_one_purchase_and_shows_the_same_receipt(app, client, issued):
+def test_continuing_twice_opens_one_checkout_and_paying_twice_records_one_purchase(app, client, issued):
     confirmation = quote(client, code=issued.code)
     data = confirm_data(confirmation)
     first = client.post(CONFIRM, data=data)
     second = client.post(CONFIRM, data=data)
-    assert first.status_code == second.status_code == 303
-    assert first.headers["Location"] == second.headers["Location"]
+    assert checkout_id_of(first) == checkout_id_of(second)
+    assert checkout_count(app) == 1
+    assert pay(client, first).status_code == 303
+    # The payment page knows it is paid and offers no second payment.
+    again = client.get(local(second.headers["Location"]))
+    assert again.status_code == 200
+    assert "This checkout is paid" in text(again) and "Pay (test)" not in text(again)
     [purchase] = purchases(app)
     assert purchase.attribution == "code"
 
-    # A second quote is a second purchase: each confirmation carries its own order.
-    assert buy(client, code=issued.code).status_code == 303
-    assert purchase_count(app) == 2
+    # A second quote is a second checkout, and a second purchase once paid.
+    buy(client, code=issued.code)
+    assert purchase_count(app) == 2 and checkout_count(app) == 2
+
+
+def test_a_code_revoked_after_the_checkout_is_recorded_with_its_reason(app, client, issued):
+    redirect = continue_to_payment(client, code=issued.code)
+    with app.app_context():
+        revoke_code(_db.session.get(ReferralCode, issued.code_id), by=None)
+    assert pay(client, redirect).status_code == 303
+    [purchase] = purchases(app)
+    # Attributed as it stands on the purchase date: the code no longer holds, the registration does.
+    assert purchase.code_check == "revoked"
+    assert purchase.attribution == "registration" and purchase.partner_id == issued.partner_id
+    assert purchase.attribution_note.startswith("Code not used (revoked).")
 
 
 def test_a_tampered_confirmation_records_nothing(app, client, issued):
@@ -383,7 +446,7 @@ def test_a_tampered_confirmation_records_nothing(app, client, issued):
     assert "This confirmation is not valid. Start again." in page
     assert input_value(page, "domain") == "acme.com" and input_value(page, "code") == issued.code
     assert client.post(CONFIRM, data={"csrf_token": data["csrf_token"]}).status_code == 400
-    assert purchase_count(app) == 0
+    assert purchase_count(app) == checkout_count(app) == 0
 
 
 def test_a_confirmation_older_than_30_minutes_must_be_quoted_again(app, client, issued):
@@ -392,17 +455,16 @@ def test_a_confirmation_older_than_30_minutes_must_be_quoted_again(app, client, 
         response = client.post(CONFIRM, data=data)
     assert response.status_code == 400
     assert "This quote is more than 30 minutes old. Start again to see the current price." in text(response)
-    assert purchase_count(app) == 0
+    assert purchase_count(app) == checkout_count(app) == 0
 
 
-def test_a_confirmation_resent_after_30_minutes_still_finds_its_receipt(app, client, issued):
+def test_a_confirmation_resent_after_30_minutes_still_finds_its_checkout(app, client, issued):
     data = confirm_data(quote(client, code=issued.code))
     first = client.post(CONFIRM, data=data)
     with time_machine.travel(clock.now() + timedelta(hours=2), tick=False):
         again = client.post(CONFIRM, data=data)
-    assert first.status_code == again.status_code == 303
-    assert first.headers["Location"] == again.headers["Location"]
-    assert purchase_count(app) == 1
+    assert checkout_id_of(first) == checkout_id_of(again)
+    assert checkout_count(app) == 1 and purchase_count(app) == 0
 
 
 def test_a_price_changed_since_the_quote_is_shown_again_before_anything_is_recorded(app, client, issued):
@@ -414,7 +476,7 @@ def test_a_price_changed_since_the_quote_is_shown_again_before_anything_is_recor
     response = client.post(CONFIRM, data=data)
     assert response.status_code == 400
     assert "The price has changed since you saw it" in text(response)
-    assert purchase_count(app) == 0
+    assert purchase_count(app) == checkout_count(app) == 0
 
 
 def test_a_code_revoked_between_the_quote_and_the_confirmation_is_refused(app, client, issued):
@@ -425,7 +487,7 @@ def test_a_code_revoked_between_the_quote_and_the_confirmation_is_refused(app, c
     assert response.status_code == 400
     assert "This code has been withdrawn" in field_error(response, "code")
     assert "Buy without a code" in text(response)
-    assert purchase_count(app) == 0
+    assert purchase_count(app) == checkout_count(app) == 0
 
 
 # --- Rate limit ---------------------------------------------------------------------------------
@@ -449,3 +511,18 @@ def test_the_eleventh_code_check_in_a_minute_is_refused_but_buying_without_a_cod
     assert response.status_code == 200
     assert client.post(START, data={"csrf_token": token, **ORDER}).status_code == 200
     assert client.post(START, data={"csrf_token": token, **ORDER, "code": "x", "without_code": "1"}).status_code == 200
+
+
+def test_the_twenty_first_quote_in_a_minute_is_refused_with_what_was_typed_kept(app, client):
+    token = csrf_token(client.get(START).get_data(as_text=True))
+    order = {**ORDER, "domain": "globex.com"}
+    for _ in range(20):
+        assert client.post(START, data={"csrf_token": token, **order}).status_code == 200
+    response = client.post(START, data={"csrf_token": token, **order, "seats": "12"})
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    page = text(response)
+    assert "Too many tries from your network" in page and "What you typed is kept below" in page
+    assert input_value(page, "domain") == "globex.com" and input_value(page, "seats") == "12"
+    assert input_value(page, "email") == "buyer@acme.com"
+    assert checkout_count(app) == 0

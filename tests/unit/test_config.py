@@ -6,7 +6,12 @@ from cloudcodes.config import ConfigError, normalise_database_url
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    for name in ("CLOUDCODES_ENV", "CLOUDCODES_SECRET_KEY", "CLOUDCODES_DATABASE_URL"):
+    for name in (
+        "CLOUDCODES_ENV",
+        "CLOUDCODES_SECRET_KEY",
+        "CLOUDCODES_DATABASE_URL",
+        "CLOUDCODES_BILLING_PAYMENT_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CLOUDCODES_DATABASE_URL", f"sqlite:///{tmp_path}/config.db")
     return monkeypatch
@@ -17,8 +22,15 @@ def test_production_refuses_to_start_without_a_secret_key(clean_env):
         create_app()
 
 
+def test_production_refuses_to_start_without_the_payment_page(clean_env):
+    clean_env.setenv("CLOUDCODES_SECRET_KEY", "x" * 64)
+    with pytest.raises(ConfigError, match="CLOUDCODES_BILLING_PAYMENT_URL is not set"):
+        create_app()
+
+
 def test_production_starts_with_a_secret_key_from_the_environment(clean_env):
     clean_env.setenv("CLOUDCODES_SECRET_KEY", "x" * 64)
+    clean_env.setenv("CLOUDCODES_BILLING_PAYMENT_URL", "https://billing.cloudcodes.example/pay")
     app = create_app()
     assert app.config["ENV"] == "production"
     assert app.config["SECRET_KEY"] == "x" * 64
