@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pyotp
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cloudcodes import clock
@@ -281,23 +281,52 @@ class SecondFactorResult:
     recovery_codes_left: int = 0
 
 
+def _take_step(user: User, step: int) -> bool:
+    """Mark ``step`` used unless it (or a later one) already was: True for the one request that did."""
+    taken = db.session.execute(
+        update(User)
+        .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(user, ["totp_last_step"])
+    return taken == 1
+
+
+def _take_recovery_code(recovery: RecoveryCode) -> bool:
+    taken = db.session.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.id == recovery.id, RecoveryCode.used_at.is_(None))
+        .values(used_at=clock.now())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(recovery, ["used_at"])
+    return taken == 1
+
+
 @transactional
 def verify_second_factor(user: User, code: str) -> SecondFactorResult:
-    """Check a TOTP code (each used once) or a recovery code (each used once)."""
+    """Check a TOTP code (each step used once) or a recovery code (each used once).
+
+    Each is taken by a compare-and-set in the database, so of several logins sending the same code
+    at the same moment exactly one gets in: the row count says which.
+    """
     cleaned = _clean_code(code)
     if user.totp_secret and cleaned.isdigit() and len(cleaned) == 6:
         step = _matching_step(user.totp_secret, cleaned, clock.now())
-        if step is not None and (user.totp_last_step is None or step > user.totp_last_step):
-            user.totp_last_step = step
+        if step is not None and _take_step(user, step):
             return SecondFactorResult(ok=True)
         record("auth.two_factor_failed", actor=user, target=user)
         return SecondFactorResult(ok=False)
     wanted = _hash_recovery_code(code)
     for recovery in user.recovery_codes:
-        if recovery.used_at is None and secrets.compare_digest(recovery.code_hash, wanted):
-            recovery.used_at = clock.now()
+        if secrets.compare_digest(recovery.code_hash, wanted) and _take_recovery_code(recovery):
             record("auth.recovery_code_used", actor=user, target=user)
-            left = sum(1 for r in user.recovery_codes if r.used_at is None)
-            return SecondFactorResult(ok=True, used_recovery_code=True, recovery_codes_left=left)
+            left = db.session.scalar(
+                select(func.count(RecoveryCode.id)).where(
+                    RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
+                )
+            )
+            return SecondFactorResult(ok=True, used_recovery_code=True, recovery_codes_left=left or 0)
     record("auth.two_factor_failed", actor=user, target=user)
     return SecondFactorResult(ok=False)

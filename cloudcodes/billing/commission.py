@@ -2,7 +2,9 @@
 
 Commission = amount x (level margin + volume points) / 100, rounded half up to the minor unit,
 fixed when the purchase is recorded. A refund reverses the commission in proportion to the amount
-refunded; the refund that brings the total refunded to the full amount takes exactly what remains,
+refunded, and it is the running total that is rounded: after each refund the reversed total is
+commission x refunded so far / amount, rounded half up, so many small refunds never drift from one
+large one. The refund that brings the total refunded to the full amount takes exactly what remains,
 so the reversals always add up to the commission and never exceed it.
 """
 
@@ -38,6 +40,8 @@ def reversal_for(
     remaining_commission = commission - reversed_before
     if refund.minor == remaining_amount.minor:
         return remaining_commission  # the last refund closes the purchase exactly
-    share = Decimal(commission.minor) * Decimal(refund.minor) / Decimal(amount.minor)
-    proportional = int(share.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return Money(min(proportional, remaining_commission.minor), commission.currency)
+    refunded_so_far = refunded_before.minor + refund.minor
+    share = Decimal(commission.minor) * Decimal(refunded_so_far) / Decimal(amount.minor)
+    reversed_total = int(share.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    reversal = reversed_total - reversed_before.minor
+    return Money(min(max(reversal, 0), remaining_commission.minor), commission.currency)

@@ -358,24 +358,34 @@ class RecordedRefund:
     created: bool
 
 
+def _existing_refund(order_id: str, refund_id: str, request_hash: str) -> Refund | None:
+    existing = db.session.scalar(
+        select(Refund).where(Refund.refund_id == refund_id).execution_options(populate_existing=True)
+    )
+    if existing is not None and (existing.request_hash != request_hash or existing.purchase.order_id != order_id):
+        raise Conflict(
+            f"Refund {refund_id} was already recorded with different details.", "refund_id", code="refund_id_conflict"
+        )
+    return existing
+
+
 @transactional
 def record_refund(
     order_id: str, refund_id: str, amount: Money, refunded_at: datetime, request_hash: str
 ) -> RecordedRefund:
-    existing = db.session.scalar(select(Refund).where(Refund.refund_id == refund_id))
+    existing = _existing_refund(order_id, refund_id, request_hash)
     if existing is not None:
-        if existing.request_hash != request_hash or existing.purchase.order_id != order_id:
-            raise Conflict(
-                f"Refund {refund_id} was already recorded with different details.",
-                "refund_id",
-                code="refund_id_conflict",
-            )
         return RecordedRefund(existing, created=False)
     # Lock the purchase: concurrent refunds of one purchase are taken one at a time (SQLite's
     # write transactions already are), so together they can never exceed it.
     purchase = db.session.scalar(select(Purchase).where(Purchase.order_id == order_id).with_for_update())
     if purchase is None:
         raise NotFound(f"There is no purchase with order_id {order_id}.", "order_id", code="unknown_order")
+    # Looked up again now that the purchase is locked: a retry sent at the same moment as the
+    # first report waited for it here, and is a replay, not a second refund.
+    existing = _existing_refund(order_id, refund_id, request_hash)
+    if existing is not None:
+        return RecordedRefund(existing, created=False)
     if amount.currency != purchase.amount.currency:
         raise BillingError(f"The purchase was in {purchase.amount.currency}.", "currency", code="currency_mismatch")
     if amount.minor <= 0:

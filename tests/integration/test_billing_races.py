@@ -177,6 +177,16 @@ def test_the_same_refund_sent_ten_times_at_once_is_recorded_once(race_app):
     assert stored(race_app) == {"purchases": 1, "refunds": 1, "accruals": 1, "reversals": 1}
 
 
+def test_a_retry_of_a_refund_larger_than_half_the_purchase_is_a_replay_not_a_refusal(race_app):
+    """The review's case: after the first was taken, a retry of it is not "more than is left" but the same refund."""
+    record(race_app)
+    refund = {"refund_id": "RF-BIG", "amount": "60.00", "refunded_at": "2026-02-01T10:00:00Z"}
+    answers = at_once(race_app, lambda client, n: signed_post(client, f"{PURCHASES}/ORD-RACE/refunds", refund))
+    assert Counter(status for status, _ in answers) == {201: 1, 200: THREADS - 1}, answers
+    assert all(answer == answers[0][1] for _, answer in answers)
+    assert stored(race_app) == {"purchases": 1, "refunds": 1, "accruals": 1, "reversals": 1}
+
+
 def test_ten_reports_of_one_checkout_at_once_give_one_purchase_and_one_accrual(race_app):
     with race_app.app_context(), time_machine.travel(datetime(2026, 1, 15, 9, 0, tzinfo=UTC), tick=False):
         product = db.session.scalar(select(Product).where(Product.sku == "CC-ACCESS"))

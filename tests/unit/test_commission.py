@@ -82,3 +82,45 @@ def test_reversals_never_exceed_and_finally_equal_the_commission(amount, rate, c
         )
         reversed_ += last.minor
     assert reversed_ == commission.minor
+
+
+def test_a_purchase_refunded_one_cent_at_a_time_reverses_in_proportion_all_the_way():
+    """The review's case: 10.00 with 1.50 commission; each cent rounded on its own reversed 0.00 until the end."""
+    amount, commission = usd(1000), usd(150)
+    refunded = reversed_ = 0
+    while refunded < 997:
+        reversed_ += reversal_for(
+            amount=amount,
+            commission=commission,
+            refunded_before=usd(refunded),
+            reversed_before=usd(reversed_),
+            refund=usd(1),
+        ).minor
+        refunded += 1
+    # 1.50 x 9.97 / 10.00 = 1.4955, which is 149.55 cents: rounded half up, 150.
+    assert reversed_ == 150
+
+
+@given(
+    amount=st.integers(min_value=1, max_value=10**7),
+    rate=st.decimals(min_value=0, max_value=40, places=2),
+    cuts=st.lists(st.integers(min_value=1, max_value=10**5), min_size=1, max_size=40),
+)
+def test_the_reversed_total_is_always_the_rounded_proportion_of_what_was_refunded(amount, rate, cuts):
+    commission = commission_for(usd(amount), rate, Decimal(0))
+    refunded, reversed_ = 0, 0
+    for cut in cuts:
+        refund = min(cut, amount - refunded)
+        if refund <= 0:
+            break
+        reversed_ += reversal_for(
+            amount=usd(amount),
+            commission=commission,
+            refunded_before=usd(refunded),
+            reversed_before=usd(reversed_),
+            refund=usd(refund),
+        ).minor
+        refunded += refund
+        exact = Decimal(commission.minor) * refunded / amount
+        # Within half a cent of the exact proportion, whatever the sequence: no drift.
+        assert abs(Decimal(reversed_) - exact) <= Decimal("0.5"), (refunded, reversed_, exact)
