@@ -15,6 +15,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import idna
 from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
@@ -60,6 +61,19 @@ def money(value: Money | None, *, locale: Locale | str | None = None) -> str:
     if value is None:
         return NONE_TEXT
     return babel_numbers.format_currency(value.to_decimal(), value.currency, locale=get_locale(locale))
+
+
+def email_address(value: str | None) -> str:
+    """An address as people write it: its domain stored in ASCII (``xn--bcher-kva.de``) shown as ``bücher.de``."""
+    if not value:
+        return NONE_TEXT
+    local, at, domain = value.rpartition("@")
+    if not at or "xn--" not in domain:
+        return value
+    try:
+        return f"{local}@{idna.decode(domain)}"
+    except (idna.IDNAError, UnicodeError):
+        return value
 
 
 def number(value: Number | None, *, locale: Locale | str | None = None) -> str:
@@ -157,6 +171,7 @@ def totp_groups(secret: str) -> str:
 FILTERS: dict[str, Any] = {
     "money": money,
     "number": number,
+    "email_address": email_address,
     "percent": percent,
     "percent_points": percent_points,
     "date": date,

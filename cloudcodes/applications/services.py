@@ -17,7 +17,7 @@ from cloudcodes.applications.rules import ApplicationInput, company_key, unmet_r
 from cloudcodes.applications.states import Action, State, TransitionRefused, next_state
 from cloudcodes.audit.services import record
 from cloudcodes.auth.models import Role, User
-from cloudcodes.auth.services import find_user, issue_password_token
+from cloudcodes.auth.services import find_user, issue_password_token, normalise_email
 from cloudcodes.extensions import db
 from cloudcodes.mail.outbox import queue_email
 from cloudcodes.partners.models import MemberRole, RequirementKind
@@ -308,7 +308,9 @@ def approve(application: PartnerApplication, *, level: str, manager: User | None
                 created_by=by,
                 note=note,
             )
-            owner = User(email=application.contact_email, full_name=application.contact_name, role=Role.PARTNER)
+            owner = User(
+                email=normalise_email(application.contact_email), full_name=application.contact_name, role=Role.PARTNER
+            )
             db.session.add(owner)
             add_member(partner, owner, MemberRole.OWNER)
             _declare_requirements(partner, application)

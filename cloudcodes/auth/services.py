@@ -32,9 +32,14 @@ class AccountError(ServiceError):
 
 
 def normalise_email(email: str) -> str:
-    """The address as stored: syntax checked, domain in IDNA form, all lower case."""
+    """The address as stored and compared: syntax checked, the domain in its ASCII (IDNA) form, lower case.
+
+    ``ana@Bücher-Söhne.de`` and ``ana@xn--bcher-shne-q9a1j.de`` are one account: one canonical form,
+    whichever way it is typed (``formatting.email_address`` shows it as people write it).
+    """
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+        result = validate_email(email.strip(), check_deliverability=False)
+        return (result.ascii_email or result.normalized).lower()
     except EmailNotValidError as error:
         raise AccountError(f"Enter a valid e-mail address: {error}", field="email") from None
 

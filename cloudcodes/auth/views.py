@@ -5,7 +5,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
+from limits import parse as parse_limit
 
+from cloudcodes import clock
 from cloudcodes.auth import forms, qr
 from cloudcodes.auth.models import User
 from cloudcodes.auth.services import (
@@ -32,6 +34,9 @@ blueprint = Blueprint("auth", __name__)
 PENDING_LOGIN = "pending_login"
 SETUP_SECRET = "totp_setup_secret"  # noqa: S105 - a session key, not a secret
 GENERIC_LOGIN_ERROR = "Invalid e-mail or password."
+PENDING_LOGIN_SECONDS = 5 * 60  # a password-verified login waits this long for its second factor
+# Wrong second factors per account, from any address: past this, the pending login is dropped.
+WRONG_SECOND_FACTORS = parse_limit("5 per 15 minutes")
 
 
 @login_manager.user_loader
@@ -94,6 +99,7 @@ def login() -> ResponseReturnValue:
         elif user.two_factor_enabled:
             session.clear()
             session[PENDING_LOGIN] = {
+                "at": clock.now().timestamp(),
                 "user": user.id,
                 "version": user.session_version,
                 "remember": bool(form.remember.data),
@@ -111,13 +117,23 @@ def login() -> ResponseReturnValue:
 def login_two_factor() -> ResponseReturnValue:
     pending = session.get(PENDING_LOGIN)
     user = db.session.get(User, pending["user"]) if pending else None
-    if user is None or not user.active or user.session_version != pending["version"]:
+    started = float(pending.get("at", 0)) if pending else 0.0
+    if (
+        user is None
+        or not user.active
+        or user.session_version != pending["version"]
+        or clock.now().timestamp() - started > PENDING_LOGIN_SECONDS
+    ):
         session.pop(PENDING_LOGIN, None)
         flash("Your login has expired. Please log in again.", "warning")
         return redirect(url_for("auth.login"), 303)
+    if not limiter.limiter.test(WRONG_SECOND_FACTORS, "second-factor", str(user.id)):
+        return _too_many_wrong_codes()
     form = forms.SecondFactorForm()
     if form.validate_on_submit():
         result = verify_second_factor(user, form.code.data or "")
+        if not result.ok and not limiter.limiter.hit(WRONG_SECOND_FACTORS, "second-factor", str(user.id)):
+            return _too_many_wrong_codes()
         if result.ok:
             if result.used_recovery_code:
                 flash(
@@ -128,6 +144,17 @@ def login_two_factor() -> ResponseReturnValue:
             return finish_login(user, pending["remember"], pending["next"], two_factor_verified=True)
         form.code.errors = ["That code is not right, or was already used. Enter the newest code from your app."]
     return render_template("auth/login_two_factor.html", form=form)
+
+
+def _too_many_wrong_codes() -> ResponseReturnValue:
+    """Counted per account, whatever the address or browser: the password must be entered again."""
+    session.pop(PENDING_LOGIN, None)
+    flash(
+        "Too many wrong codes for this account. For its security, log in again with your password "
+        "in a few minutes, then enter the newest code from your app.",
+        "danger",
+    )
+    return redirect(url_for("auth.login"), 303)
 
 
 @blueprint.route("/logout", methods=["GET", "POST"])

@@ -101,6 +101,8 @@ def _to_ascii(host: str) -> str:
         # offending character.
         mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
     except idna.IDNAError:
+        if len(host) > MAX_NAME_OCTETS:  # the library refuses names past its own limit with the same error
+            raise _too_long(len(host)) from None
         raise _bad_name(host, "it holds characters that cannot appear in a domain name") from None
     mapped = mapped.removesuffix(".")  # one trailing dot is the DNS root: acme.co.uk. is acme.co.uk
     if not mapped:
@@ -109,11 +111,7 @@ def _to_ascii(host: str) -> str:
     ascii_labels = [_ascii_label(label, host) for label in mapped.split(".")]
     ascii_name = ".".join(ascii_labels)
     if len(ascii_name) > MAX_NAME_OCTETS:
-        raise DomainError(
-            "too_long",
-            f"This domain name is {len(ascii_name)} characters long in its ASCII form; a domain name has at most "
-            f"{MAX_NAME_OCTETS}. Enter the customer's domain, such as example.com.",
-        )
+        raise _too_long(len(ascii_name))
     # No top-level domain is all digits, so such a name is an IPv4 address in some shorthand
     # (127.1, full-width digits) that ipaddress did not recognise.
     if ascii_labels[-1].isdigit():
@@ -179,6 +177,14 @@ def _ip_refusal(address: str) -> DomainError:
     return DomainError(
         "ip_address",
         f"{address} is an IP address, not a domain: enter the customer's domain name, such as example.com.",
+    )
+
+
+def _too_long(length: int) -> DomainError:
+    return DomainError(
+        "too_long",
+        f"This domain name is {length} characters long in its ASCII form; a domain name has at most "
+        f"{MAX_NAME_OCTETS}. Enter the customer's domain, such as example.com.",
     )
 
 

@@ -241,3 +241,13 @@ def test_any_text_is_either_refused_with_a_reason_or_a_stable_domain(text):
         return
     assert normalise_domain(domain) == domain
     assert normalise_domain(display_domain(domain)) == domain
+
+
+@pytest.mark.parametrize("length", [254, 1_025, 2_048, 5_000])
+def test_a_name_too_long_is_refused_as_too_long_whatever_its_length(length):
+    """The review found 1,025 to 2,048 characters refused as "characters that cannot appear in a domain name"."""
+    name = ("a" * 60 + ".") * (length // 61 + 1) + "com"
+    with pytest.raises(DomainError) as refused:
+        normalise_domain(name[-length:].lstrip("."))
+    assert refused.value.reason == "too_long", str(refused.value)
+    assert "at most 253" in str(refused.value)
