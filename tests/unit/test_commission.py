@@ -12,6 +12,26 @@ def usd(minor):
     return Money(minor, "USD")
 
 
+def refunds_in_cuts(amount: int, commission: Money, cuts: list[int]) -> list[tuple[int, int]]:
+    """Refund ``amount`` in ``cuts`` (each capped at what is left): the refunded and reversed totals after each."""
+    refunded = reversed_ = 0
+    totals = []
+    for cut in cuts:
+        refund = min(cut, amount - refunded)
+        if refund <= 0:
+            break
+        reversed_ += reversal_for(
+            amount=usd(amount),
+            commission=commission,
+            refunded_before=usd(refunded),
+            reversed_before=usd(reversed_),
+            refund=usd(refund),
+        ).minor
+        refunded += refund
+        totals.append((refunded, reversed_))
+    return totals
+
+
 @pytest.mark.parametrize(
     ("amount", "margin", "points", "expected"),
     [
@@ -57,21 +77,9 @@ def test_a_refund_beyond_what_is_left_is_refused():
 )
 def test_reversals_never_exceed_and_finally_equal_the_commission(amount, rate, cuts):
     commission = commission_for(usd(amount), rate, Decimal(0))
-    refunded, reversed_ = 0, 0
-    for cut in cuts:
-        refund = min(cut, amount - refunded)
-        if refund <= 0:
-            break
-        step = reversal_for(
-            amount=usd(amount),
-            commission=commission,
-            refunded_before=usd(refunded),
-            reversed_before=usd(reversed_),
-            refund=usd(refund),
-        )
-        refunded += refund
-        reversed_ += step.minor
-        assert 0 <= reversed_ <= commission.minor
+    totals = refunds_in_cuts(amount, commission, cuts)
+    assert all(0 <= reversed_ <= commission.minor for _, reversed_ in totals)
+    refunded, reversed_ = totals[-1]
     if refunded < amount:
         last = reversal_for(
             amount=usd(amount),
@@ -86,17 +94,8 @@ def test_reversals_never_exceed_and_finally_equal_the_commission(amount, rate, c
 
 def test_a_purchase_refunded_one_cent_at_a_time_reverses_in_proportion_all_the_way():
     """The review's case: 10.00 with 1.50 commission; each cent rounded on its own reversed 0.00 until the end."""
-    amount, commission = usd(1000), usd(150)
-    refunded = reversed_ = 0
-    while refunded < 997:
-        reversed_ += reversal_for(
-            amount=amount,
-            commission=commission,
-            refunded_before=usd(refunded),
-            reversed_before=usd(reversed_),
-            refund=usd(1),
-        ).minor
-        refunded += 1
+    [*_, (refunded, reversed_)] = refunds_in_cuts(1000, usd(150), [1] * 997)
+    assert refunded == 997
     # 1.50 x 9.97 / 10.00 = 1.4955, which is 149.55 cents: rounded half up, 150.
     assert reversed_ == 150
 
@@ -108,19 +107,7 @@ def test_a_purchase_refunded_one_cent_at_a_time_reverses_in_proportion_all_the_w
 )
 def test_the_reversed_total_is_always_the_rounded_proportion_of_what_was_refunded(amount, rate, cuts):
     commission = commission_for(usd(amount), rate, Decimal(0))
-    refunded, reversed_ = 0, 0
-    for cut in cuts:
-        refund = min(cut, amount - refunded)
-        if refund <= 0:
-            break
-        reversed_ += reversal_for(
-            amount=usd(amount),
-            commission=commission,
-            refunded_before=usd(refunded),
-            reversed_before=usd(reversed_),
-            refund=usd(refund),
-        ).minor
-        refunded += refund
+    for refunded, reversed_ in refunds_in_cuts(amount, commission, cuts):
         exact = Decimal(commission.minor) * refunded / amount
         # Within half a cent of the exact proportion, whatever the sequence: no drift.
         assert abs(Decimal(reversed_) - exact) <= Decimal("0.5"), (refunded, reversed_, exact)
