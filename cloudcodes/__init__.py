@@ -106,4 +106,5 @@ def register_commands(app: Flask) -> None:
 
 def register_subscribers() -> None:
     """Modules that act on what other packages announce (their signals connect on import)."""
+    from cloudcodes.auth import services as auth_services  # noqa: F401 - sends reset links as the outbox runs
     from cloudcodes.qualification import services  # noqa: F401 - upgrades partners after their purchases

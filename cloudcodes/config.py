@@ -24,7 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_SECRET": None,
     "SMTP_URL": None,  # messages go to instance/mail/ when unset
     "MAIL_FROM": "CloudCodes Partner Program <partners@cloudcodes.example>",
-    "RATELIMIT_STORAGE_URL": "memory://",
+    "RATELIMIT_STORAGE_URL": "memory://",  # refused in production: each worker would count on its own
     # Said explicitly: the limiter is one object, and it keeps the last app's choice otherwise.
     "RATELIMIT_ENABLED": True,
     "SITE_URL": "http://127.0.0.1:5000",
@@ -77,6 +77,16 @@ def load_config(app: Any, test_config: dict[str, Any] | None) -> None:
             "billing system's payment page, where /redeem sends the customer to pay."
         )
 
+    ratelimit_storage_url = str(config.get("RATELIMIT_STORAGE_URL") or "memory://")
+    if env == "production" and ratelimit_storage_url.startswith("memory://"):
+        raise ConfigError(
+            "CLOUDCODES_RATELIMIT_STORAGE_URL is unset or memory://, which production refuses: with memory:// "
+            "each gunicorn worker counts requests on its own, so every rate limit is multiplied by the number "
+            "of workers. Set it to a redis:// URL, for example redis://cache.internal:6379/0, that all "
+            "workers share."
+        )
+    config["RATELIMIT_STORAGE_URL"] = ratelimit_storage_url
+
     database_url = config.get("DATABASE_URL") or config.get("SQLALCHEMY_DATABASE_URI")
     if not database_url:
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -90,7 +100,12 @@ def load_config(app: Any, test_config: dict[str, Any] | None) -> None:
         engine_options.setdefault("connect_args", {"connect_timeout": 5})
     config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
 
-    config["RATELIMIT_STORAGE_URI"] = config["RATELIMIT_STORAGE_URL"]
+    config["RATELIMIT_STORAGE_URI"] = ratelimit_storage_url
+    if ratelimit_storage_url.startswith(("redis://", "rediss://")):
+        # Redis unreachable: each worker counts on its own until it is back, rather than every
+        # limited page failing; a dead server is noticed within a second, not at the OS's timeout.
+        config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+        config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 1, "socket_connect_timeout": 1})
 
     https = bool(config["HTTPS"])
     config["SESSION_COOKIE_HTTPONLY"] = True

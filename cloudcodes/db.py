@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Enum, MetaData, String, event
+from sqlalchemy import BigInteger, DateTime, Enum, MetaData, String, Text, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, Mapper, composite, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
 
 from cloudcodes.money import Money
+from cloudcodes.search import search_text
 
 # Stable constraint names, so migrations can find and alter them on every database.
 NAMING_CONVENTION = {
@@ -110,6 +111,28 @@ def _enum_coercer(enum: type[StrEnum]) -> Any:
         return value if value is None or isinstance(value, enum) else enum(value)
 
     return coerce
+
+
+def search_column() -> MappedColumn[Any]:
+    """A ``search_text`` column kept to ``fields`` folded (``cloudcodes.search``), for accent-blind search.
+
+    The model lists the fields it is built from in ``__search_fields__``; it is filled in on every
+    insert and update made through the ORM.
+    """
+    return mapped_column(Text, default="", server_default="")
+
+
+@event.listens_for(Mapper, "mapper_configured")
+def _maintain_search_text(mapper: Mapper[Any], class_: type) -> None:
+    fields = getattr(class_, "__search_fields__", None)
+    if not fields:
+        return
+
+    def refresh(mapper: Mapper[Any], connection: Any, target: Any) -> None:
+        target.search_text = search_text(*(getattr(target, field) for field in fields))
+
+    event.listen(class_, "before_insert", refresh)
+    event.listen(class_, "before_update", refresh)
 
 
 def configure_sqlite(engine: Engine) -> None:

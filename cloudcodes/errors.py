@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, g, jsonify, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sqlalchemy_errors
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from cloudcodes import formatting
-from cloudcodes.extensions import db, limiter
+from cloudcodes.extensions import db, limiter, login_manager
+
+# How long a client should wait before trying again while the database cannot be reached.
+DATABASE_RETRY_AFTER_SECONDS = 30
 
 ADVICE = {
     400: "The request could not be understood. Go back, check what you entered and try again.",
@@ -22,7 +26,21 @@ ADVICE = {
     429: "Too many attempts. Wait a little and try again.",
     500: "Something went wrong on our side and nothing was saved. Try again in a moment; "
     "if it keeps happening, write to us.",
+    503: "The site is briefly unavailable and nothing was saved. Please try again in a minute.",
 }
+API_UNAVAILABLE = (
+    "The service is briefly unavailable and nothing was recorded. "
+    "Send the same request again after the number of seconds in the Retry-After header."
+)
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """The database could not be reached or the connection broke: the request may succeed if sent again."""
+    if isinstance(error, (sqlalchemy_errors.OperationalError, sqlalchemy_errors.InterfaceError)):
+        return True
+    if isinstance(error, sqlalchemy_errors.TimeoutError):  # no connection free in the pool
+        return True
+    return isinstance(error, sqlalchemy_errors.DBAPIError) and error.connection_invalidated
 
 
 def wants_json() -> bool:
@@ -81,7 +99,29 @@ def register(app: Flask) -> None:
             response.headers["Allow"] = ", ".join(error.valid_methods)
         return response
 
+    @app.errorhandler(sqlalchemy_errors.DBAPIError)
+    @app.errorhandler(sqlalchemy_errors.TimeoutError)
+    def handle_database_error(error: Exception) -> ResponseReturnValue:
+        if not database_unreachable(error):
+            raise error  # a real fault: the 500 handler answers it
+        discard_session()
+        # The page must not need the database: whoever is signed in is shown the public header.
+        g._login_user = login_manager.anonymous_user()
+        message = API_UNAVAILABLE if wants_json() else ADVICE[503]
+        response = make_response(error_response(503, "Service Unavailable", message))
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
     @app.errorhandler(InternalServerError)
     def handle_server_error(error: InternalServerError) -> ResponseReturnValue:
-        db.session.rollback()
+        discard_session()
         return error_response(500, "Internal Server Error", ADVICE[500])
+
+
+def discard_session() -> None:
+    """Roll back whatever the request had begun; with the connection gone, rolling back can fail too."""
+    try:
+        db.session.rollback()
+    except sqlalchemy_errors.SQLAlchemyError:
+        db.session.close()

@@ -23,6 +23,7 @@ from sqlalchemy import event
 from cloudcodes import create_app
 from cloudcodes.extensions import db as _db
 from tests.support import postgres as pg
+from tests.support import redis as rd
 
 REQUIRED = {name.strip() for name in os.environ.get("CLOUDCODES_REQUIRE", "").split(",") if name.strip()}
 _database_numbers = itertools.count(1)
@@ -118,6 +119,32 @@ def sqlite_database(sqlite_template: Path, tmp_path: Path) -> str:
     path = tmp_path / "test.db"
     shutil.copyfile(sqlite_template, path)
     return f"sqlite:///{path}"
+
+
+# --- Redis ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[rd.ThrowawayRedis]:
+    """A throw-away Redis for the session; skipped (or failed, where required) without redis-server."""
+    try:
+        server = rd.ThrowawayRedis()
+    except rd.RedisUnavailable as error:
+        unavailable("redis", str(error))
+    try:
+        server.start()
+    except rd.RedisUnavailable as error:
+        server.stop()
+        unavailable("redis", str(error))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: rd.ThrowawayRedis) -> str:
+    """The Redis URL for a test's rate limits, with nothing left in it by an earlier test."""
+    redis_server.flush()
+    return redis_server.url
 
 
 # --- The app ----------------------------------------------------------------------------------

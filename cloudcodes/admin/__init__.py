@@ -28,7 +28,7 @@ def require_staff_with_two_factor() -> ResponseReturnValue | None:
 
 
 def admin_only(view: Any) -> Any:
-    """For the pages a channel manager may not use (settings, staff, payouts, audit log)."""
+    """For the pages a channel manager may not use (settings, staff, payouts, audit log, failed mail)."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -44,6 +44,7 @@ from cloudcodes.admin import (  # noqa: E402, F401 - the console's pages registe
     audit,
     domains,
     home,
+    mail,
     partners,
     payouts,
     qualification,

@@ -14,7 +14,7 @@ from flask import abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms.fields.choices import SelectChoice
 
@@ -44,6 +44,7 @@ from cloudcodes.auth.models import User
 from cloudcodes.extensions import db
 from cloudcodes.partners.models import Partner
 from cloudcodes.program.terms import LEVEL_NAMES, PREMIER, RESELLER
+from cloudcodes.search import fold
 from cloudcodes.web import current_staff, submit
 
 PER_PAGE = 25
@@ -90,13 +91,7 @@ def _queue_query(filters: dict[str, Any], user_id: int) -> Select[tuple[PartnerA
         query = query.where(PartnerApplication.assigned_manager_id == user_id)
     if filters["q"]:
         term = filters["q"]
-        query = query.where(
-            or_(
-                PartnerApplication.company_name.icontains(term, autoescape=True),
-                PartnerApplication.contact_name.icontains(term, autoescape=True),
-                PartnerApplication.contact_email.icontains(term, autoescape=True),
-            )
-        )
+        query = query.where(PartnerApplication.search_text.contains(fold(term), autoescape=True))
     if _oldest_first(state):
         # Open applications wait for someone: the one waiting longest comes first.
         return query.order_by(PartnerApplication.submitted_at.asc(), PartnerApplication.id.asc())

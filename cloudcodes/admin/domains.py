@@ -18,6 +18,7 @@ from cloudcodes.partners.models import Partner, PartnerStatus
 from cloudcodes.referrals.domains import DomainError, normalise_domain
 from cloudcodes.referrals.models import DomainRegistration
 from cloudcodes.referrals.services import reassign, registration_filter, release
+from cloudcodes.search import fold
 from cloudcodes.web import Done, current_staff, submit
 
 PER_PAGE = 25
@@ -50,7 +51,7 @@ def domains() -> ResponseReturnValue:
         query = query.where(
             or_(
                 *(DomainRegistration.domain.contains(term.lower(), autoescape=True) for term in _search_terms(text)),
-                Partner.name.icontains(text, autoescape=True),
+                Partner.search_text.contains(fold(text), autoescape=True),
             )
         )
     page = db.paginate(query, per_page=PER_PAGE, error_out=False)

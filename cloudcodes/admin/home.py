@@ -11,8 +11,10 @@ from cloudcodes import clock
 from cloudcodes.admin import blueprint
 from cloudcodes.applications.models import PartnerApplication
 from cloudcodes.applications.states import OPEN_STATES
+from cloudcodes.auth.models import Role
 from cloudcodes.billing.models import PayoutStatement, Purchase
 from cloudcodes.extensions import db
+from cloudcodes.mail.outbox import failed_count
 from cloudcodes.money import Money
 from cloudcodes.partners.models import Partner, PartnerStatus
 from cloudcodes.program.services import program_terms
@@ -27,6 +29,7 @@ class Overview:
     purchases_this_month: int
     revenue_this_month: Money
     unpaid_statements: int
+    failed_mail: int | None  # for admins only, who see the failed mail
 
 
 def overview() -> Overview:
@@ -58,6 +61,7 @@ def overview() -> Overview:
         purchases_this_month=purchases[0],
         revenue_this_month=Money(int(purchases[1]), program_terms().currency),
         unpaid_statements=unpaid,
+        failed_mail=failed_count() if current_user.role == Role.ADMIN else None,
     )
 
 

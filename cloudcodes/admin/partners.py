@@ -49,6 +49,7 @@ from cloudcodes.qualification.requirements import (
     verify,
 )
 from cloudcodes.qualification.services import ChangeLine, histories, progress
+from cloudcodes.search import fold
 from cloudcodes.web import Refusal, current_staff, submit
 
 PER_PAGE = 25
@@ -83,7 +84,7 @@ def partners() -> ResponseReturnValue:
     text = (form.q.data or "").strip()
     query = select(Partner).options(joinedload(Partner.channel_manager)).order_by(Partner.name, Partner.id)
     if text:
-        query = query.where(Partner.name.icontains(text, autoescape=True))
+        query = query.where(Partner.search_text.contains(fold(text), autoescape=True))
     if form.level.data:
         query = query.where(level_on_column(today) == form.level.data)
     if form.mine.data:

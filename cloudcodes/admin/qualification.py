@@ -3,12 +3,14 @@
 The same runs as ``flask program qualify`` and ``flask program upgrades``: "Preview" runs them with
 ``dry_run=True`` and shows what would change, writing nothing; "Run it" (confirmed) writes the level
 records and queues the notices. Both runs are idempotent, so running twice changes nothing more.
+An annual run after January of its year is late: its preview says what that means and the run
+needs a second box ticked. The upgrades preview also lists the upgrades already booked.
 Channel managers have no access (``admin_only``): a run changes the levels of every partner.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from flask import flash, redirect, render_template, url_for
@@ -25,7 +27,10 @@ from cloudcodes.admin.forms.qualification import (
 )
 from cloudcodes.qualification.services import (
     ChangeLine,
+    LateRun,
     QualificationError,
+    booked_upgrades,
+    late_annual_run,
     run_annual_qualification,
     run_upgrades,
 )
@@ -42,6 +47,9 @@ class Preview:
     lines: list[ChangeLine]
     run_form: FlaskForm
     limit: int = PREVIEW_LIMIT
+    late: LateRun | None = None  # an annual run after January of its year
+    booked: list[ChangeLine] = field(default_factory=list)  # upgrades already written, in force after as_of
+    as_of: date | None = None  # the day a mid-year upgrades preview checks
 
 
 def _render(
@@ -87,7 +95,7 @@ def _annual_title(year: int) -> str:
 def _annual_preview(year: int, run_form: RunAnnualQualificationForm | None = None) -> Preview:
     lines = run_annual_qualification(year, dry_run=True, by=current_staff())
     run_form = run_form or RunAnnualQualificationForm(prefix="run-annual", formdata=None, year=str(year))
-    return Preview("annual", _annual_title(year), lines, run_form)
+    return Preview("annual", _annual_title(year), lines, run_form, late=late_annual_run(year))
 
 
 def _annual_refused(year: object, error: QualificationError) -> ResponseReturnValue:
@@ -117,6 +125,7 @@ def qualification_annual_run() -> ResponseReturnValue:
     if not text.isdigit():
         return _annual_refused(text, QualificationError("Enter the year to qualify levels for, then preview it."))
     year = int(text)
+    form.late = late_annual_run(year) is not None  # then the warning's box must be ticked as well
     try:
         if not form.validate_on_submit():
             annual_form = AnnualQualificationForm(prefix="annual", formdata=None, year=year)
@@ -138,7 +147,7 @@ def _upgrades_title(as_of: date) -> str:
 def _upgrades_preview(as_of: date, run_form: RunUpgradesForm | None = None) -> Preview:
     lines = run_upgrades(as_of, dry_run=True, by=current_staff())
     run_form = run_form or RunUpgradesForm(prefix="run-upgrades", formdata=None, as_of=as_of.isoformat())
-    return Preview("upgrades", _upgrades_title(as_of), lines, run_form)
+    return Preview("upgrades", _upgrades_title(as_of), lines, run_form, booked=booked_upgrades(as_of), as_of=as_of)
 
 
 def _upgrades_refused(as_of: date | None, error: QualificationError) -> ResponseReturnValue:

@@ -14,7 +14,7 @@ from flask import abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from cloudcodes.admin import admin_only, blueprint
 from cloudcodes.admin.forms.staff import (
@@ -43,6 +43,7 @@ from cloudcodes.audit.models import AuditEvent
 from cloudcodes.auth.models import STAFF_ROLES, PasswordResetToken, Role, User
 from cloudcodes.extensions import db
 from cloudcodes.partners.models import Partner
+from cloudcodes.search import fold
 from cloudcodes.web import Done, current_staff, submit
 
 PER_PAGE = 25
@@ -70,9 +71,7 @@ def _render_list(invite_form: InviteStaffForm, status: int = 200) -> ResponseRet
         select(User).where(User.role.in_(STAFF_ROLE_VALUES)).order_by(func.lower(User.full_name), User.email, User.id)
     )
     if text:
-        query = query.where(
-            or_(User.full_name.icontains(text, autoescape=True), User.email.icontains(text.lower(), autoescape=True))
-        )
+        query = query.where(User.search_text.contains(fold(text), autoescape=True))
     page = db.paginate(query, per_page=PER_PAGE, error_out=False)
     return render_template(
         "admin/staff/list.html",

@@ -106,7 +106,8 @@ def verify(header: str | None, body: bytes, secrets: Sequence[str], now: int, to
         expected = digest(secret, sent, body)
         for candidate in candidates:
             # No early exit: the time taken does not depend on which secret or candidate matched.
-            matched |= hmac.compare_digest(expected, candidate)
+            # As bytes: compare_digest refuses a str with non-ASCII characters, which a header may hold.
+            matched |= hmac.compare_digest(expected.encode(), candidate.encode("utf-8", "surrogateescape"))
     if not matched:
         raise SignatureError(
             "mismatch",

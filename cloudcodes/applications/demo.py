@@ -18,7 +18,7 @@ def _input(level: Level, company: str, contact: str, email: str, **premier: obje
         level=level,
         company_name=company,
         website=f"https://{email.split('@')[1]}",
-        country="United States of America",
+        country="United States",
         contact_name=contact,
         contact_email=email,
         contact_phone="+1 415 555 0100",

@@ -1,28 +1,66 @@
 from __future__ import annotations
 
+import unicodedata
+from decimal import Decimal
 from functools import cache
-from importlib import resources
 from urllib.parse import urlsplit
 
+from babel import Locale
+from babel.core import get_global
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, EmailField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 
-from cloudcodes.applications.rules import HEARD_FROM_OPTIONS, ApplicationInput
-from cloudcodes.money import Money
-from cloudcodes.program.terms import PREMIER, RESELLER
+from cloudcodes.applications.rules import HEARD_FROM_OPTIONS, ApplicationInput, unmet_requirements
+from cloudcodes.forms import PortalForm
+from cloudcodes.money import Money, MoneyError
+from cloudcodes.program.terms import PREMIER, RESELLER, ProgramTerms
 
 HEARD_FROM = [SelectChoice("", "Choose one")] + [
     SelectChoice(value, label) for value, label in HEARD_FROM_OPTIONS.items()
 ]
 
 
+# Codes that CLDR names but that are no country of ISO 3166-1: the codes ISO reserves for other uses
+# (Ascension, Clipperton, Sark, Diego Garcia, Ceuta and Melilla, the EU, the Eurozone, the Canary
+# Islands, Tristan da Cunha, the UN). The codes for private use (AA, QM to QZ, XA to XZ, ZZ) are left
+# out too, but for Kosovo's XK: Kosovo has no ISO code yet, and XK is the one the EU and CLDR give it.
+_RESERVED_CODES = frozenset({"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "TA", "UN"})
+
+
+def _is_country(code: str) -> bool:
+    if len(code) != 2 or not code.isalpha() or code in _RESERVED_CODES:
+        return False
+    if code == "XK":
+        return True
+    private = code in ("AA", "ZZ") or code.startswith("X") or "QM" <= code <= "QZ"
+    return not private and code not in get_global("territory_aliases")  # no former countries either
+
+
+def _sort_key(name: str) -> str:
+    """Accents aside: "Åland Islands" sorts with the A's, "Côte d'Ivoire" with the C's."""
+    return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c)).casefold()
+
+
 @cache
+def country_names() -> list[str]:
+    """The countries' English names, as CLDR (through Babel) keeps them up to date; the name is what is stored."""
+    territories = Locale("en").territories
+    return sorted((name for code, name in territories.items() if _is_country(code)), key=_sort_key)
+
+
 def countries() -> list[SelectChoice]:
-    text = resources.files("cloudcodes.applications").joinpath("data/countries.txt").read_text("utf-8")
-    names = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    return [SelectChoice("", "Choose your country")] + [SelectChoice(name, name) for name in names]
+    return [SelectChoice("", "Choose your country")] + [SelectChoice(name, name) for name in country_names()]
 
 
 def web_address(form: FlaskForm, field: StringField) -> None:
@@ -39,7 +77,21 @@ def web_address(form: FlaskForm, field: StringField) -> None:
     field.data = value
 
 
-class ResellerApplicationForm(FlaskForm):
+AMOUNT_MESSAGE = "Enter an amount in dollars and cents, such as 25000 or 25000.50."
+
+
+def finite_amount(form: FlaskForm, field: DecimalField) -> None:
+    """Stops at "NaN" or "Infinity", which read as numbers but compare with nothing."""
+    if field.data is not None and not field.data.is_finite():
+        raise StopValidation(AMOUNT_MESSAGE)
+
+
+def whole_cents(form: FlaskForm, field: DecimalField) -> None:
+    if field.data is not None and field.data != field.data.quantize(Decimal("0.01")):
+        raise ValidationError(AMOUNT_MESSAGE)
+
+
+class ResellerApplicationForm(PortalForm):
     level = RESELLER
 
     company_name = StringField("Company name", validators=[DataRequired("Enter your company's name."), Length(2, 200)])
@@ -97,14 +149,15 @@ class ResellerApplicationForm(FlaskForm):
         return bool((self.fax_number.data or "").strip())
 
     def to_input(self, currency: str) -> ApplicationInput:
+        """What was typed; a field that could not be read (it has an error) comes out empty or zero."""
         return ApplicationInput(
             level=self.level,
-            company_name=self.company_name.data.strip(),
-            website=self.website.data.strip(),
-            country=self.country.data,
-            contact_name=self.contact_name.data.strip(),
-            contact_email=self.contact_email.data.strip(),
-            contact_phone=self.contact_phone.data.strip(),
+            company_name=(self.company_name.data or "").strip(),
+            website=(self.website.data or "").strip(),
+            country=self.country.data or "",
+            contact_name=(self.contact_name.data or "").strip(),
+            contact_email=(self.contact_email.data or "").strip(),
+            contact_phone=(self.contact_phone.data or "").strip(),
             is_workspace_reseller=bool(self.is_workspace_reseller.data),
             workspace_reseller_id=(self.workspace_reseller_id.data or "").strip(),
             sales_team_size=self.sales_team_size.data or 0,
@@ -117,6 +170,19 @@ class ResellerApplicationForm(FlaskForm):
     def premier_input(self, currency: str) -> dict:
         return {}
 
+    def show_unmet_requirements(self, currency: str, terms: ProgramTerms) -> None:
+        """Put the program's refusals on their fields, judged on what could be read, beside the format errors.
+
+        So that one round shows everything to fix: a field with an error of its own is not judged again.
+        """
+        unreadable = frozenset(name for name, field in self._fields.items() if field.errors)
+        self.place_unmet(unmet_requirements(self.to_input(currency), terms, unreadable=unreadable))
+
+    def place_unmet(self, unmet: dict[str, str]) -> None:
+        for name, message in unmet.items():
+            field = self._fields[name]
+            field.errors = [*field.errors, message]
+
 
 class PremierApplicationForm(ResellerApplicationForm):
     level = PREMIER
@@ -126,7 +192,9 @@ class PremierApplicationForm(ResellerApplicationForm):
         places=2,
         validators=[
             InputRequired("Enter the annual revenue you commit to."),
+            finite_amount,
             NumberRange(0, 1_000_000_000, "Enter an amount up to 1,000,000,000."),
+            whole_cents,
         ],
     )
     trained_sales_staff = IntegerField(
@@ -145,9 +213,12 @@ class PremierApplicationForm(ResellerApplicationForm):
     )
 
     def premier_input(self, currency: str) -> dict:
-        revenue = self.committed_revenue.data
+        try:
+            revenue = Money.parse(self.committed_revenue.data, currency) if not self.committed_revenue.errors else None
+        except MoneyError:  # not an amount: the field says so
+            revenue = None
         return {
-            "committed_revenue": Money.parse(revenue, currency) if revenue is not None else None,
+            "committed_revenue": revenue,
             "trained_sales_staff": self.trained_sales_staff.data,
             "agrees_to_business_plan": bool(self.agrees_to_business_plan.data),
             "product_page_url": (self.product_page_url.data or "").strip(),
@@ -158,11 +229,11 @@ class PremierApplicationForm(ResellerApplicationForm):
 FORMS = {RESELLER: ResellerApplicationForm, PREMIER: PremierApplicationForm}
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(PortalForm):
     answer = TextAreaField("Your answer", validators=[DataRequired("Write your answer."), Length(max=4000)])
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(PortalForm):
     confirm = BooleanField(
         "Yes, withdraw this application", validators=[DataRequired("Tick the box to confirm you want to withdraw.")]
     )

@@ -12,7 +12,7 @@ from cloudcodes import clock
 from cloudcodes.applications.rules import HEARD_FROM_OPTIONS
 from cloudcodes.applications.states import State
 from cloudcodes.auth.models import User
-from cloudcodes.db import enum_column, money_column
+from cloudcodes.db import enum_column, money_column, search_column
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
 from cloudcodes.program.terms import Level
@@ -29,6 +29,7 @@ class AuthorKind(StrEnum):
 
 class PartnerApplication(db.Model):
     __tablename__ = "partner_applications"
+    __search_fields__ = ("company_name", "contact_name", "contact_email")
     __table_args__ = (
         CheckConstraint("sales_team_size >= 0 AND technical_team_size >= 0", name="team_sizes_not_negative"),
         CheckConstraint("expected_customers >= 0", name="expected_customers_not_negative"),
@@ -58,6 +59,7 @@ class PartnerApplication(db.Model):
 
     company_name: Mapped[str] = mapped_column(String(200))
     company_key: Mapped[str] = mapped_column(String(200))  # the name folded for duplicate checks
+    search_text: Mapped[str] = search_column()
     website: Mapped[str] = mapped_column(String(300))
     country: Mapped[str] = mapped_column(String(80))
     contact_name: Mapped[str] = mapped_column(String(120))
@@ -85,6 +87,9 @@ class PartnerApplication(db.Model):
     approved_level: Mapped[Level | None] = enum_column(Level, name="known_approved_level", length=20)
     decision_note: Mapped[str | None] = mapped_column(Text)
     client_address: Mapped[str | None] = mapped_column(String(45))
+    # When the status link was last e-mailed (with the confirmation, or again on a repeated application):
+    # it is sent again at most once a day, so repeated tries cannot flood the applicant's mailbox.
+    status_link_sent_at: Mapped[datetime | None]
 
     assigned_manager: Mapped[User | None] = relationship(foreign_keys=[assigned_manager_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])

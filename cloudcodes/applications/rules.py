@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from cloudcodes import formatting
@@ -48,8 +49,14 @@ class ApplicationInput:
     marketing_campaign: str | None = None
 
 
-def unmet_requirements(data: ApplicationInput, terms: ProgramTerms) -> dict[str, str]:
-    """Field name -> why the program's requirement is not met; empty when the application can be sent."""
+def unmet_requirements(
+    data: ApplicationInput, terms: ProgramTerms, *, unreadable: Collection[str] = ()
+) -> dict[str, str]:
+    """Field name -> why the program's requirement is not met; empty when the application can be sent.
+
+    ``unreadable`` names the fields the form could not read (it says why itself): nothing is said
+    about them, nor judged from them.
+    """
     unmet: dict[str, str] = {}
     if not data.is_workspace_reseller:
         unmet["is_workspace_reseller"] = (
@@ -63,7 +70,7 @@ def unmet_requirements(data: ApplicationInput, terms: ProgramTerms) -> dict[str,
     if data.technical_team_size < 1:
         unmet["technical_team_size"] = "Partners need a technical team of at least one person to support customers."
     if data.level != PREMIER:
-        return unmet
+        return _judged(unmet, unreadable)
     commitment = terms.premier_revenue_commitment
     if data.committed_revenue is None or data.committed_revenue.minor < commitment.minor:
         unmet["committed_revenue"] = (
@@ -76,7 +83,7 @@ def unmet_requirements(data: ApplicationInput, terms: ProgramTerms) -> dict[str,
             f"Premier partners have at least {formatting.plural(needed, 'member')} of their sales staff "
             "trained on CloudCodes."
         )
-    elif data.trained_sales_staff > data.sales_team_size:
+    elif "sales_team_size" not in unreadable and data.trained_sales_staff > data.sales_team_size:
         unmet["trained_sales_staff"] = "You cannot train more sales staff than your sales team has."
     if not data.agrees_to_business_plan:
         unmet["agrees_to_business_plan"] = "Premier partners agree a joint business plan with CloudCodes for the year."
@@ -86,7 +93,11 @@ def unmet_requirements(data: ApplicationInput, terms: ProgramTerms) -> dict[str,
         )
     if not (data.marketing_campaign or "").strip():
         unmet["marketing_campaign"] = "Describe the joint marketing campaign you propose to run with us this year."
-    return unmet
+    return _judged(unmet, unreadable)
+
+
+def _judged(unmet: dict[str, str], unreadable: Collection[str]) -> dict[str, str]:
+    return {name: message for name, message in unmet.items() if name not in unreadable}
 
 
 def company_key(name: str) -> str:

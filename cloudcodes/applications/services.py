@@ -28,6 +28,8 @@ from cloudcodes.services import ChangedMeanwhile, ServiceError, transactional
 from cloudcodes.urls import external_url
 
 STATUS_SALT = "application-status"
+# The status link of an open application is e-mailed again at most this often, whoever asks.
+STATUS_LINK_RESEND_AFTER = timedelta(hours=24)
 OPEN_STATE_VALUES = [state.value for state in State if state.is_open]
 CHANGED_MEANWHILE = "Someone else changed this application a moment ago. Reload the page to see where it stands."
 
@@ -47,14 +49,15 @@ class UnmetRequirements(ApplicationError):
 
 
 class DuplicateApplication(ApplicationError):
-    """An open application exists for this company or address; its status link was e-mailed again."""
+    """An open application exists for this company or address; nothing new was stored.
+
+    Its status link goes to the address on that application (at most once a day), never to whoever
+    tried again. What the applicant is shown must not tell the two cases apart: the message says
+    nothing of the existing application, and the page answers as for a new one.
+    """
 
     def __init__(self, existing: PartnerApplication) -> None:
-        super().__init__(
-            f"An application for this company or e-mail address is already open ({existing.reference}, "
-            f"sent on {formatting.date(existing.submitted_at)}, now {existing.state.label.lower()}). "
-            f"We have e-mailed its status link to {existing.contact_email} again."
-        )
+        super().__init__("An application for this company or e-mail address is already open.")
         self.existing = existing
 
 
@@ -115,14 +118,17 @@ def submit_application(data: ApplicationInput, client_address: str | None) -> Pa
         raise UnmetRequirements(unmet)
     application, duplicate = _store_application(data, client_address)
     if duplicate:
-        # Raised once the status link's e-mail to the existing applicant is committed.
+        # Raised once the status link's e-mail (if one was due) to the existing applicant is committed.
         raise DuplicateApplication(application)
     return application
 
 
 @transactional
 def _store_application(data: ApplicationInput, client_address: str | None) -> tuple[PartnerApplication, bool]:
-    """The new application, or the open one of the same company or address (its status link mailed again)."""
+    """The new application, or the open one of the same company or address, and whether it was open already.
+
+    An open one gets its status link mailed again, to the address on it, at most once a day.
+    """
     key = company_key(data.company_name)
     email = data.contact_email.lower()
     existing = open_application_for(key, email)
@@ -132,6 +138,7 @@ def _store_application(data: ApplicationInput, client_address: str | None) -> tu
             status_nonce=secrets.token_hex(16),
             company_key=key,
             client_address=client_address,
+            status_link_sent_at=clock.now(),  # the confirmation carries it
             **{name: value for name, value in vars(data).items() if name != "level"} | {"contact_email": email},
         )
         try:
@@ -143,11 +150,38 @@ def _store_application(data: ApplicationInput, client_address: str | None) -> tu
             if existing is None:
                 raise
     if existing is not None:
-        _mail_applicant(existing, "application_status_link")
+        resent = _resend_status_link(existing)
+        record("application.applied_again", target=existing, details={"status_link_sent": resent})
         return existing, True
     _mail_applicant(application, "application_received")
     record("application.submitted", target=application, details={"level": data.level, "company": data.company_name})
     return application, False
+
+
+def _resend_status_link(application: PartnerApplication) -> bool:
+    """E-mail the status link to the address on the application, unless it went there in the last day.
+
+    A compare-and-set on ``status_link_sent_at``: of several tries at the same moment, one sends.
+    """
+    now = clock.now()
+    result = db.session.execute(
+        update(PartnerApplication)
+        .where(
+            PartnerApplication.id == application.id,
+            or_(
+                PartnerApplication.status_link_sent_at.is_(None),
+                PartnerApplication.status_link_sent_at <= now - STATUS_LINK_RESEND_AFTER,
+            ),
+        )
+        # Not a change to the application: its updated_at stays.
+        .values(status_link_sent_at=now, updated_at=PartnerApplication.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    db.session.expire(application, ["status_link_sent_at"])
+    _mail_applicant(application, "application_status_link")
+    return True
 
 
 # --- Moving between states ------------------------------------------------------------------------

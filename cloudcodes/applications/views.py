@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from cloudcodes.applications.forms import FORMS, AnswerForm, WithdrawForm
@@ -11,7 +11,6 @@ from cloudcodes.applications.services import (
     UnmetRequirements,
     answer_question,
     application_for_token,
-    status_token,
     submit_application,
     withdraw,
 )
@@ -28,43 +27,43 @@ def choose_level() -> ResponseReturnValue:
     return render_template("applications/choose.html", terms=program_terms())
 
 
-def counts_as_application(response: Response) -> bool:
-    # Only applications actually sent use up the allowance; a form sent back with errors does not.
-    return response.status_code == 303
-
-
 @blueprint.route("/<level>", methods=["GET", "POST"])
-@limiter.limit("5/hour", methods=["POST"], deduct_when=counts_as_application)
+# Every try counts, whatever its answer: one client cannot probe company names or addresses at length.
+@limiter.limit("5/hour", methods=["POST"])
 def apply(level: str) -> ResponseReturnValue:
     form_class = FORMS.get(level)
     if form_class is None:
         abort(404)
     terms = program_terms()
     form = form_class()
-    duplicate = None
-    if form.validate_on_submit():
-        if form.is_spam():
-            # Bots get the same thank-you page and nothing is stored or sent.
-            return redirect(url_for("applications.received", token="thank-you"), 303)  # noqa: S106 - not a secret
-        try:
-            application = submit_application(form.to_input(terms.currency), client_address())
-        except UnmetRequirements as unmet:
-            for field, message in unmet.unmet.items():
-                getattr(form, field).errors.append(message)
-        except DuplicateApplication as error:
-            duplicate = str(error)
-        except ApplicationError as error:
-            form.form_errors.append(str(error))
-        else:
-            return redirect(url_for("applications.received", token=status_token(application)), 303)
-    status = 200 if request.method == "GET" else (409 if duplicate else 400)
-    return render_template("applications/apply.html", form=form, level=level, terms=terms, duplicate=duplicate), status
+    if not form.is_submitted():
+        return render_template("applications/apply.html", form=form, level=level, terms=terms)
+    if not form.validate():
+        # The program's rules too, on what could be read: everything to fix is shown in one round.
+        form.show_unmet_requirements(terms.currency, terms)
+        return render_template("applications/apply.html", form=form, level=level, terms=terms), 400
+    if form.is_spam():
+        # Bots get the same thank-you page and nothing is stored or sent.
+        return redirect(url_for("applications.received"), 303)
+    try:
+        submit_application(form.to_input(terms.currency), client_address())
+    except UnmetRequirements as unmet:
+        form.place_unmet(unmet.unmet)
+    except DuplicateApplication:
+        # The same answer as for a new application: whether this company or address has one already
+        # is no one's business but the applicant's, who gets the status link at the address on file.
+        return redirect(url_for("applications.received"), 303)
+    except ApplicationError as error:
+        form.form_errors.append(str(error))
+    else:
+        return redirect(url_for("applications.received"), 303)
+    return render_template("applications/apply.html", form=form, level=level, terms=terms), 400
 
 
-@blueprint.get("/received/<token>")
-def received(token: str) -> ResponseReturnValue:
-    application = application_for_token(token)
-    return render_template("applications/received.html", application=application, token=token)
+@blueprint.get("/received")
+@blueprint.get("/received/<token>")  # the address of this page before it stopped naming the application
+def received(token: str | None = None) -> ResponseReturnValue:
+    return render_template("applications/received.html")
 
 
 @blueprint.get("/status/<token>")

@@ -1,21 +1,21 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from cloudcodes.auth.passwords import MAX_LENGTH, MIN_LENGTH
+from cloudcodes.forms import PortalForm
 
 NEW_PASSWORD_HELP = f"At least {MIN_LENGTH} characters. A few unrelated words are strong and easy to remember."
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PortalForm):
     email = EmailField("E-mail address", validators=[DataRequired("Enter your e-mail address."), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)])
     remember = BooleanField("Keep me logged in on this device")
 
 
-class SecondFactorForm(FlaskForm):
+class SecondFactorForm(PortalForm):
     code = StringField(
         "Authentication code",
         validators=[DataRequired("Enter the 6-digit code from your app, or a recovery code."), Length(max=20)],
@@ -35,19 +35,19 @@ class NewPasswordMixin:
     )
 
 
-class ChangePasswordForm(NewPasswordMixin, FlaskForm):
+class ChangePasswordForm(NewPasswordMixin, PortalForm):
     current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")])
 
 
-class ResetPasswordForm(NewPasswordMixin, FlaskForm):
+class ResetPasswordForm(NewPasswordMixin, PortalForm):
     pass
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(PortalForm):
     email = EmailField("E-mail address", validators=[DataRequired("Enter your e-mail address."), Length(max=254)])
 
 
-class EnableTwoFactorForm(FlaskForm):
+class EnableTwoFactorForm(PortalForm):
     code = StringField(
         "Code from your app",
         validators=[DataRequired("Enter the 6-digit code your app shows."), Length(max=10)],
@@ -55,9 +55,9 @@ class EnableTwoFactorForm(FlaskForm):
     )
 
 
-class PasswordConfirmForm(FlaskForm):
+class PasswordConfirmForm(PortalForm):
     password = PasswordField("Your password", validators=[DataRequired("Enter your password to confirm.")])
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(PortalForm):
     """A form with only the CSRF token, for buttons such as "Log out"."""

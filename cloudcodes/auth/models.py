@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudcodes import clock
-from cloudcodes.db import enum_column
+from cloudcodes.db import enum_column, search_column
 from cloudcodes.extensions import db
 
 
@@ -28,6 +28,7 @@ STAFF_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
 
 class User(db.Model):
     __tablename__ = "users"
+    __search_fields__ = ("full_name", "email")
     __table_args__ = (
         CheckConstraint("email = lower(email)", name="email_lower_case"),
         CheckConstraint("session_version > 0", name="session_version_positive"),
@@ -36,6 +37,7 @@ class User(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     full_name: Mapped[str] = mapped_column(String(120), default="")
+    search_text: Mapped[str] = search_column()
     # None until an invited user sets a password.
     password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[Role] = enum_column(Role, name="known_role", length=20)
@@ -84,7 +86,9 @@ class User(db.Model):
         return False
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        # <user>:<session version>:<login session token>; the token is set on the object that logged in
+        # or was loaded for this request (auth.views.load_user), and names this browser's session.
+        return f"{self.id}:{self.session_version}:{getattr(self, 'login_token', '')}"
 
 
 class RecoveryCode(db.Model):
@@ -114,3 +118,33 @@ class PasswordResetToken(db.Model):
     used_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+class PasswordResetRequest(db.Model):
+    """A "forgot password" request waiting for the mail job, whether or not the address has an account.
+
+    The page only stores this row, so answering costs the same for every address and its timing
+    tells nobody which accounts exist; the job looks the account up and sends the link.
+    """
+
+    __tablename__ = "password_reset_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    requested_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class LoginSession(db.Model):
+    """One logged-in browser: logging out ends it alone; "log out everywhere" ends them all.
+
+    The cookie carries the token; only its SHA-256 is stored, so this table cannot be used to log in.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    ended_at: Mapped[datetime | None]

@@ -14,10 +14,10 @@ from sqlalchemy.exc import IntegrityError
 
 from cloudcodes import clock
 from cloudcodes.audit.services import record
-from cloudcodes.auth.models import PasswordResetToken, RecoveryCode, Role, User
+from cloudcodes.auth.models import LoginSession, PasswordResetRequest, PasswordResetToken, RecoveryCode, Role, User
 from cloudcodes.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
 from cloudcodes.extensions import db
-from cloudcodes.mail.outbox import queue_email
+from cloudcodes.mail.outbox import delivery_starting, queue_email
 from cloudcodes.services import ServiceError, transactional
 from cloudcodes.urls import external_url
 
@@ -91,6 +91,68 @@ def authenticate(email: str, password: str) -> User | None:
 def end_all_sessions(user: User) -> None:
     """Every login cookie of the user stops working (its id carries the old version)."""
     user.session_version += 1
+    db.session.execute(
+        update(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+        .values(ended_at=clock.now())
+    )
+
+
+@transactional
+def open_login_session(user: User, user_agent: str) -> str:
+    """A new login session for one browser; returns the token its cookie carries (``user.login_token``)."""
+    token = secrets.token_urlsafe(24)
+    clean_agent = "".join(char for char in user_agent if char.isprintable())[:200]
+    login_session = LoginSession(user_id=user.id, token_hash=_token_hash(token), user_agent=clean_agent)
+    db.session.add(login_session)
+    db.session.flush()
+    user.login_token = token  # type: ignore[attr-defined] - read by User.get_id for the cookie
+    user.login_session_id = login_session.id  # type: ignore[attr-defined]
+    return token
+
+
+def live_login_session(user_id: int, session_version: int, token: str) -> User | None:
+    """The user of a cookie, in one query: active, at the cookie's session version, its session not ended."""
+    row = db.session.execute(
+        select(User, LoginSession.id)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(
+            User.id == user_id,
+            User.active.is_(True),
+            User.session_version == session_version,
+            LoginSession.token_hash == _token_hash(token),
+            LoginSession.ended_at.is_(None),
+        )
+    ).first()
+    if row is None:
+        return None
+    user, login_session_id = row
+    user.login_token = token  # type: ignore[attr-defined]
+    user.login_session_id = login_session_id  # type: ignore[attr-defined]
+    return user
+
+
+def login_sessions(user: User) -> list[LoginSession]:
+    """The user's browsers still logged in, newest first."""
+    return list(
+        db.session.scalars(
+            select(LoginSession)
+            .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+            .order_by(LoginSession.created_at.desc(), LoginSession.id.desc())
+        )
+    )
+
+
+@transactional
+def log_out_this_browser(user: User) -> None:
+    """The user logged out here: this browser's session ends; others stay logged in."""
+    token = getattr(user, "login_token", "")
+    db.session.execute(
+        update(LoginSession)
+        .where(LoginSession.token_hash == _token_hash(token), LoginSession.ended_at.is_(None))
+        .values(ended_at=clock.now())
+    )
+    record("auth.logout", actor=user, target=user)
 
 
 @transactional
@@ -101,25 +163,52 @@ def record_login(user: User, *, two_factor: bool) -> None:
 
 @transactional
 def log_out_everywhere(user: User) -> None:
-    """The user logged out: every session of the account ends, on every device."""
+    """Every session of the account ends, on every device."""
     end_all_sessions(user)
-    record("auth.logout", actor=user, target=user)
+    record("auth.logout_everywhere", actor=user, target=user)
 
 
 @transactional
-def send_password_reset(email: str) -> None:
-    """E-mail a one-hour reset link to the account of ``email``, if there is an active one (silently if not)."""
-    user = find_user(email)
-    if user is None or not user.active:
-        return
-    token = issue_password_token(user)
-    queue_email(
-        to=user.email,
-        to_name=user.full_name,
-        template="password_reset",
-        context={"user": user, "reset_url": external_url("auth.reset_password", token=token)},
-    )
-    record("auth.password_reset_requested", actor=user, target=user)
+def request_password_reset(email: str) -> None:
+    """Note a "forgot password" request for the mail job: the same single write whatever the address.
+
+    Nothing here depends on whether the address has an account, so neither the answer nor its
+    timing tells (``send_requested_password_resets`` looks the account up, out of the request).
+    """
+    db.session.add(PasswordResetRequest(email=email.strip()[:254], requested_at=clock.now()))
+
+
+@transactional
+def send_requested_password_resets(limit: int = 100) -> int:
+    """E-mail a one-hour reset link for each waiting request whose address has an active account.
+
+    Run by the outbox job before it delivers, so the link leaves in the same run. Each request is
+    used once and then deleted, whether or not an account was found; returns how many were sent.
+    """
+    waiting = db.session.scalars(
+        select(PasswordResetRequest).order_by(PasswordResetRequest.id).limit(limit).with_for_update(skip_locked=True)
+    ).all()
+    sent = 0
+    for request in waiting:
+        db.session.delete(request)
+        user = find_user(request.email)
+        if user is None or not user.active:
+            continue
+        token = issue_password_token(user)
+        queue_email(
+            to=user.email,
+            to_name=user.full_name,
+            template="password_reset",
+            context={"user": user, "reset_url": external_url("auth.reset_password", token=token)},
+        )
+        record("auth.password_reset_requested", actor=user, target=user)
+        sent += 1
+    return sent
+
+
+@delivery_starting.connect
+def _send_reset_links_before_delivery(sender: object, *, limit: int) -> None:
+    send_requested_password_resets(limit)
 
 
 @transactional
@@ -224,7 +313,8 @@ def _matching_step(secret: str, code: str, at: datetime) -> int | None:
 
 
 def _clean_code(code: str) -> str:
-    return "".join(ch for ch in code if ch.isalnum()).lower()
+    # ASCII only: "١٢٣٤٥٦" is digits to str.isdigit, but no code is made of them.
+    return "".join(ch for ch in code if ch.isascii() and ch.isalnum()).lower()
 
 
 def _hash_recovery_code(code: str) -> str:

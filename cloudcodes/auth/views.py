@@ -16,13 +16,17 @@ from cloudcodes.auth.services import (
     change_password,
     disable_two_factor,
     enable_two_factor,
+    live_login_session,
     log_out_everywhere,
+    log_out_this_browser,
+    login_sessions,
     new_totp_secret,
+    open_login_session,
     provisioning_uri,
     record_login,
     regenerate_recovery_codes,
+    request_password_reset,
     reset_password,
-    send_password_reset,
     valid_password_token,
     verify_second_factor,
 )
@@ -41,14 +45,14 @@ WRONG_SECOND_FACTORS = parse_limit("5 per 15 minutes")
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """The id in the cookie is ``<user id>:<session version>``: an old version no longer loads."""
-    user_part, _, version_part = user_id.partition(":")
-    if not (user_part.isdigit() and version_part.isdigit()):
+    """The id in the cookie is ``<user id>:<session version>:<login session token>``.
+
+    An old version (the password changed, "log out everywhere") or an ended session no longer loads.
+    """
+    user_part, version_part, token = [*user_id.split(":", 2), "", ""][:3]
+    if not (user_part.isdigit() and version_part.isdigit() and token):
         return None
-    user = db.session.get(User, int(user_part))
-    if user is None or not user.active or user.session_version != int(version_part):
-        return None
-    return user
+    return live_login_session(int(user_part), int(version_part), token)
 
 
 def submitted_email() -> str:
@@ -70,6 +74,7 @@ def home_for(user: User) -> str:
 def start_session(user: User, remember: bool, *, two_factor_verified: bool) -> None:
     """A fresh session (nothing carried over from before the login) for ``user``."""
     session.clear()
+    open_login_session(user, request.headers.get("User-Agent", ""))
     login_user(user, remember=remember)
     session[TWO_FACTOR_VERIFIED] = two_factor_verified
 
@@ -166,11 +171,24 @@ def logout() -> ResponseReturnValue:
         return render_template("auth/logout.html", form=form)
     if not form.validate_on_submit():
         abort(400)
+    log_out_this_browser(signed_in_user())
+    logout_user()
+    session.clear()
+    flash("You have logged out of this browser.", "success")
+    return redirect(url_for("public.home"), 303)
+
+
+@blueprint.post("/account/log-out-everywhere")
+@login_required
+def log_out_everywhere_view() -> ResponseReturnValue:
+    form = forms.EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
     log_out_everywhere(signed_in_user())
     logout_user()
     session.clear()
-    flash("You have logged out. Every session of your account has ended.", "success")
-    return redirect(url_for("public.home"), 303)
+    flash("You have logged out everywhere: every session of your account, on every device, has ended.", "success")
+    return redirect(url_for("auth.login"), 303)
 
 
 # --- The account page ---------------------------------------------------------------------------
@@ -208,6 +226,9 @@ def _account_page(password_form: forms.ChangePasswordForm, status: int = 200) ->
         password_form=password_form,
         disable_form=forms.PasswordConfirmForm(prefix="disable"),
         regenerate_form=forms.EmptyForm(prefix="regenerate"),
+        everywhere_form=forms.EmptyForm(prefix="everywhere"),
+        login_sessions=login_sessions(signed_in_user()),
+        this_login_session=getattr(signed_in_user(), "login_session_id", None),
     ), status
 
 
@@ -274,7 +295,7 @@ def two_factor_disable() -> ResponseReturnValue:
 def forgot_password() -> ResponseReturnValue:
     form = forms.ForgotPasswordForm()
     if form.validate_on_submit():
-        send_password_reset(form.email.data or "")
+        request_password_reset(form.email.data or "")
         # The same answer whether or not the address has an account.
         flash(
             "If an account exists for that address, we have sent it a link to choose a new password. "

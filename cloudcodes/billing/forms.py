@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from cloudcodes import formatting
 from cloudcodes.billing.models import Product
+from cloudcodes.forms import PortalForm
 from cloudcodes.referrals.codes import EXAMPLE_CODE
 
 SEATS_MESSAGE = "Enter the number of seats (users) as a whole number, such as 25."
@@ -33,7 +33,7 @@ def product_choices(products: list[Product]) -> list[SelectChoice]:
     ]
 
 
-class CheckoutForm(FlaskForm):
+class CheckoutForm(PortalForm):
     domain = StringField(
         "Your domain",
         validators=[DataRequired("Enter your Google Workspace domain, such as example.com."), Length(max=300)],
@@ -61,7 +61,7 @@ class CheckoutForm(FlaskForm):
         self.product.choices = product_choices(products)
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(PortalForm):
     """The signed quote is what counts; the other fields only refill the first form if it must be changed."""
 
     token = HiddenField(validators=[DataRequired()])

@@ -15,7 +15,6 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
 from cloudcodes import clock
@@ -23,12 +22,13 @@ from cloudcodes.api import webhook_secrets
 from cloudcodes.api.signatures import HEADER, SignatureError, sign, verify
 from cloudcodes.billing.checkout import CHECKOUT_LIFETIME
 from cloudcodes.extensions import db
+from cloudcodes.forms import PortalForm
 
 blueprint = Blueprint("test_payment", __name__, url_prefix="/dev/billing")
 LINK_LIFETIME = int(CHECKOUT_LIFETIME.total_seconds())
 
 
-class PayForm(FlaskForm):
+class PayForm(PortalForm):
     checkout_id = HiddenField()
     return_url = HiddenField()
     signature = HiddenField()

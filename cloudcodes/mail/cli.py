@@ -13,7 +13,11 @@ outbox_cli = AppGroup("outbox", help="The e-mail outbox.")
 @outbox_cli.command("send")
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Most messages to send.")
 def send_command(limit: int) -> None:
-    """Deliver the queued e-mail that is due; a failed message stays queued and is retried later."""
+    """Deliver the queued e-mail that is due.
+
+    A temporary failure is retried later; a permanent refusal (5xx), or the last of the attempts,
+    marks the message failed: staff see it under Mail in the console and may retry it there.
+    """
     try:
         report = deliver_due(limit=limit)
     except MailSettingsError as error:

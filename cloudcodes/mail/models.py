@@ -14,6 +14,7 @@ from cloudcodes.extensions import db
 class MailStatus(StrEnum):
     QUEUED = "queued"  # waiting for its (next) delivery attempt
     SENT = "sent"
+    FAILED = "failed"  # given up: refused for good, or too many attempts; staff may retry it from the console
 
 
 class OutboxMessage(db.Model):
@@ -41,3 +42,4 @@ class OutboxMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     next_attempt_at: Mapped[datetime] = mapped_column(default=clock.now)
     sent_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]  # when delivery was given up (``last_error`` says why)

@@ -2,8 +2,11 @@
 
 Queuing never talks to a mail server, so a change and the e-mail announcing it commit (or roll
 back) together. ``flask outbox send`` delivers what is due over SMTP (``SMTP_URL``) or, when no
-server is configured, writes ``.eml`` files under ``instance/mail/``. A failed message stays
-queued and is retried later, with a growing pause between attempts.
+server is configured, writes ``.eml`` files under ``instance/mail/``. A temporary failure (a 4xx
+answer, a server that is down or slow) leaves the message queued, retried later with a growing
+pause between attempts, up to ``MAX_ATTEMPTS``; a permanent answer (5xx: no such user, message
+refused) or the last attempt marks it ``failed`` with the reason. Staff see the failed messages in
+the console and may put one back in the queue (``retry_failed``).
 """
 
 from __future__ import annotations
@@ -19,17 +22,22 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from blinker import Namespace
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template, render_template_string
 from sqlalchemy import Select, func, select
 
 from cloudcodes import clock
+from cloudcodes.audit.services import record
 from cloudcodes.extensions import db
 from cloudcodes.mail.models import MailStatus, OutboxMessage
-from cloudcodes.services import transactional
+from cloudcodes.services import ChangedMeanwhile, transactional
+
+if TYPE_CHECKING:
+    from cloudcodes.auth.models import User
 
 SUBJECT_PREFIX = "Subject: "
 SMTP_TIMEOUT = 10  # seconds, for connecting and for each reply
@@ -42,6 +50,14 @@ BACKOFF = (
     timedelta(hours=6),
 )
 MAX_ERROR_LENGTH = 500
+# Temporary failures give up at this attempt: with BACKOFF, some 43 hours after the first one, so a
+# mail server that is down for a day loses nothing, and an address that never works ends up failed.
+MAX_ATTEMPTS = 12
+
+
+# Sent at the start of each delivery run: packages that queue their mail out of the request (the
+# password resets of auth) add it now, so it leaves in this run.
+delivery_starting = Namespace().signal("outbox-delivery-starting")
 
 
 class MailSettingsError(ValueError):
@@ -141,13 +157,15 @@ def _checked_address(value: str, what: str) -> str:
 @dataclass
 class DeliveryReport:
     sent: int = 0
-    failed: int = 0
+    failed: int = 0  # failed this time, to be retried later
+    given_up: int = 0  # refused for good, or at their last attempt: now ``failed``
     queued: int = 0  # still waiting, not tried in this run: not due yet, or over the limit
     written_to: Path | None = None  # the folder, when no SMTP server is configured
 
     def summary(self) -> str:
         failed = f"failed {self.failed} (will retry)" if self.failed else "failed 0"
-        line = f"Sent {self.sent}, {failed}, {self.queued} still queued."
+        given_up = f", gave up on {self.given_up} (see Mail in the console)" if self.given_up else ""
+        line = f"Sent {self.sent}, {failed}{given_up}, {self.queued} still queued."
         if self.written_to is not None:
             line += f"\nSMTP_URL is not set: messages are written to {self.written_to}."
         return line
@@ -252,10 +270,16 @@ def _deliver_one(
     try:
         transport.send(build_email(message, sender, now), message.id)
     except (smtplib.SMTPException, OSError) as error:
-        message.last_error = _describe(error)[:MAX_ERROR_LENGTH]
-        message.next_attempt_at = now + backoff(message.attempts)
-        report.failed += 1
-        return isinstance(error, _Unreachable)
+        message.last_error = _trimmed(_describe(error))
+        if is_permanent(error) or message.attempts >= MAX_ATTEMPTS:
+            message.status = MailStatus.FAILED
+            message.failed_at = now
+            report.given_up += 1
+        else:
+            message.next_attempt_at = now + backoff(message.attempts)
+            report.failed += 1
+        # The rest would fail the same way: they wait for the next run.
+        return isinstance(error, _Unreachable | smtplib.SMTPSenderRefused)
     message.status = MailStatus.SENT
     message.sent_at = now
     message.last_error = None
@@ -271,6 +295,7 @@ def _still_queued() -> int:
 
 def deliver_due(now: datetime | None = None, limit: int = 100) -> DeliveryReport:
     """Send the queued messages that are due, oldest first, each one's outcome committed on its own."""
+    delivery_starting.send(current_app._get_current_object(), limit=limit)  # type: ignore[attr-defined]
     now = now or clock.now()
     settings = parse_smtp_url(current_app.config.get("SMTP_URL"))
     sender = site_sender()
@@ -285,22 +310,97 @@ def deliver_due(now: datetime | None = None, limit: int = 100) -> DeliveryReport
     try:
         for message_id in ids:
             if _deliver_one(message_id, transport, sender, now, report):
-                break  # unreachable: the rest would fail the same way; they wait for the next run
+                break  # unreachable, or our sender refused: the rest wait for the next run
     finally:
         transport.close()
     report.queued = max(_still_queued() - report.failed, 0)
     return report
 
 
+def is_permanent(error: BaseException) -> bool:
+    """Whether the server refused this message for good (a 5xx answer to its recipient or its content).
+
+    A refused sender (MAIL FROM) is not: that is the site's configuration, the same for every
+    message, so the messages wait (and are retried) rather than all failing at once. Nor is anything
+    said while connecting or logging in (``_Unreachable``), a 4xx answer, a timeout or a lost connection.
+    """
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(code >= 500 for code in codes)
+    if isinstance(error, smtplib.SMTPSenderRefused | _Unreachable):
+        return False
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
+
+
+def _reply_text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
 def _describe(error: BaseException) -> str:
     if isinstance(error, _Unreachable) and error.__cause__ is not None:
         return f"{error}: {_describe(error.__cause__)}"
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        refusals = "; ".join(f"{code} {_reply_text(reply)}" for code, reply in error.recipients.values())
+        return f"Recipient refused: {refusals}"
+    if isinstance(error, smtplib.SMTPSenderRefused):
+        return f"Sender {error.sender} refused: {error.smtp_code} {_reply_text(error.smtp_error)}"
+    if isinstance(error, smtplib.SMTPDataError):
+        return f"Message refused: {error.smtp_code} {_reply_text(error.smtp_error)}"
     if isinstance(error, smtplib.SMTPResponseException):
-        detail = (
-            error.smtp_error.decode("utf-8", "replace") if isinstance(error.smtp_error, bytes) else error.smtp_error
-        )
-        return f"{type(error).__name__}: {error.smtp_code} {detail}"
+        return f"{type(error).__name__}: {error.smtp_code} {_reply_text(error.smtp_error)}"
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _trimmed(reason: str) -> str:
+    """One line (a multi-line SMTP reply joined with spaces), at most MAX_ERROR_LENGTH characters."""
+    line = " ".join(reason.split())
+    return line if len(line) <= MAX_ERROR_LENGTH else line[: MAX_ERROR_LENGTH - 1] + "…"
+
+
+# --- Failed messages --------------------------------------------------------------------------
+
+
+def failed_messages() -> Select[tuple[OutboxMessage]]:
+    """The messages the outbox gave up on, the latest first (for the console's list)."""
+    return (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == MailStatus.FAILED)
+        .order_by(OutboxMessage.failed_at.desc(), OutboxMessage.id.desc())
+    )
+
+
+def failed_count() -> int:
+    failed = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == MailStatus.FAILED)
+    return db.session.scalar(failed) or 0
+
+
+@transactional
+def retry_failed(message_id: int, *, by: User) -> OutboxMessage:
+    """Put a failed message back in the queue, due now, with a fresh count of attempts; audited.
+
+    ChangedMeanwhile when it is no longer failed (another tab, another admin retried it already).
+    """
+    # Locked and read afresh: the caller may hold the row as it was before another admin's retry.
+    locked = select(OutboxMessage).where(OutboxMessage.id == message_id).with_for_update()
+    message = db.session.scalars(locked.execution_options(populate_existing=True)).first()
+    if message is None or message.status != MailStatus.FAILED:
+        raise ChangedMeanwhile("This message is no longer failed: it has been retried already.")
+    record(
+        "mail.retried",
+        actor=by,
+        target=message,
+        details={
+            "to": message.to_address,
+            "subject": message.subject,
+            "attempts": message.attempts,
+            "last_error": message.last_error,
+        },
+    )
+    message.status = MailStatus.QUEUED
+    message.attempts = 0
+    message.failed_at = None
+    message.next_attempt_at = clock.now()
+    return message
 
 
 class _Unreachable(OSError):

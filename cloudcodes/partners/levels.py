@@ -25,6 +25,15 @@ def upgrade_effective_date(met_on: date) -> date:
     return date(met_on.year, met_on.month + 1, 1)
 
 
+def months_late(year: int, today: date) -> int:
+    """How many months after 1 January ``year`` an annual qualification run on ``today`` is.
+
+    0 in January of ``year`` (a run on time, or a few days after its date); from February on, the
+    records it writes take effect that many months back.
+    """
+    return max(0, (today.year - year) * 12 + today.month - 1)
+
+
 def protected_until(effective: date) -> date:
     """31 December of the year after the effective date's year."""
     return date(effective.year + 1, 12, 31)

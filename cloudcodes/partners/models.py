@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudcodes import clock
 from cloudcodes.auth.models import User
-from cloudcodes.db import enum_column, money_column
+from cloudcodes.db import enum_column, money_column, search_column
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
 from cloudcodes.program.terms import Level
@@ -54,8 +54,10 @@ REQUIREMENT_LABELS = {
 
 class Partner(db.Model):
     __tablename__ = "partners"
+    __search_fields__ = ("name",)
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    search_text: Mapped[str] = search_column()
     website: Mapped[str] = mapped_column(String(300))
     country: Mapped[str] = mapped_column(String(80))
     phone: Mapped[str] = mapped_column(String(40), default="")

@@ -61,6 +61,16 @@ class ProgramTerms:
         reached = [tier.extra_points for tier in self.volume_tiers if seats >= tier.min_seats]
         return max(reached, default=Decimal(0))
 
+    @property
+    def max_volume_points(self) -> Decimal:
+        """The most extra points a purchase can earn: those of its best tier (Premier only)."""
+        return max((tier.extra_points for tier in self.volume_tiers), default=Decimal(0))
+
+    @property
+    def max_margin_pct(self) -> Decimal:
+        """The most a purchase can earn, in per cent: the Premier margin plus its best volume points."""
+        return max(self.reseller_margin_pct, self.premier_margin_pct + self.max_volume_points)
+
 
 DEFAULT_TERMS = ProgramTerms(
     reseller_margin_pct=Decimal("15"),

@@ -19,7 +19,9 @@ def home() -> ResponseReturnValue:
 def faq() -> ResponseReturnValue:
     terms = program_terms()
     entries = [(entry, render_markdown(entry.answer_markdown, terms)) for entry in published_faq()]
-    return render_template("public/faq.html", entries=entries, terms=terms)
+    # The FAQ ends by pointing to the contact address: the box below says so only when the last answer does not.
+    ends_with_contact = bool(entries) and terms.contact_email in entries[-1][1]
+    return render_template("public/faq.html", entries=entries, terms=terms, show_contact_box=not ends_with_contact)
 
 
 @blueprint.get("/program")

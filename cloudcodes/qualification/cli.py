@@ -11,6 +11,8 @@ from cloudcodes import formatting
 from cloudcodes.qualification.services import (
     ChangeLine,
     QualificationError,
+    booked_upgrades,
+    late_annual_run,
     run_annual_qualification,
     run_upgrades,
 )
@@ -36,6 +38,9 @@ def qualify_command(year: int, dry_run: bool) -> None:
         lines = run_annual_qualification(year, dry_run=dry_run)
     except QualificationError as error:
         raise click.BadParameter(str(error), param_hint="--year") from None
+    late = late_annual_run(year)
+    if late is not None:
+        click.echo(f"Warning: {late.headline}. {late.explain()}")
     _report(lines, dry_run, f"Annual qualification for {year}")
 
 
@@ -53,3 +58,11 @@ def upgrades_command(as_of: str, dry_run: bool) -> None:
     except QualificationError as error:
         raise click.BadParameter(str(error), param_hint="--as-of") from None
     _report(lines, dry_run, f"Mid-year upgrades as of {day:%Y-%m-%d}")
+    if dry_run:
+        booked = booked_upgrades(day)
+        for line in booked:
+            click.echo("Already booked " + line.describe())
+        if booked:
+            click.echo(
+                f"{formatting.plural(len(booked), 'upgrade')} already booked, taking effect after {day:%Y-%m-%d}."
+            )

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from cloudcodes import clock
+from cloudcodes import clock, formatting
 from cloudcodes.audit.services import record
 from cloudcodes.auth.models import User
 from cloudcodes.billing.revenue import net_revenue_by_partner, start_of_day
@@ -29,6 +29,7 @@ from cloudcodes.partners.levels import (
     annual_change,
     level_on,
     mid_year_upgrade,
+    months_late,
     unmet_premier_requirements,
 )
 from cloudcodes.partners.models import (
@@ -208,6 +209,45 @@ def _write_changes(lines: list[ChangeLine], partners: dict[int, Partner], by: Us
     return lines
 
 
+@dataclass(frozen=True)
+class LateRun:
+    """An annual qualification run after January of the year whose levels it sets."""
+
+    year: int
+    today: date
+    months: int
+
+    @property
+    def effective_from(self) -> date:
+        return date(self.year, 1, 1)
+
+    @property
+    def headline(self) -> str:
+        return (
+            f"This run is late: {formatting.plural(self.months, 'month')} after {formatting.date(self.effective_from)}"
+        )
+
+    def explain(self) -> str:
+        """What a late run means, for the person about to start it (the console and the command say it)."""
+        start = formatting.date(self.effective_from)
+        return (
+            f"Today is {formatting.date(self.today)}, and the levels it sets take effect on "
+            f"{start}, {formatting.plural(self.months, 'month')} back (a partner's later level record, such as a "
+            "mid-year upgrade, still applies from its own date). "
+            "Commissions already recorded stay exactly as they are: each was fixed with the level in force "
+            "when its purchase was recorded, and a run never changes one. Purchases recorded from now on use "
+            f"the new levels, including any purchase dated {start} or later that the billing system reports "
+            f"only now. Each partner whose level changes is e-mailed that the change took effect on {start}."
+        )
+
+
+def late_annual_run(year: int) -> LateRun | None:
+    """The lateness of an annual run for ``year`` today, or None when it runs in January of that year."""
+    today = clock.today()
+    months = months_late(year, today)
+    return LateRun(year, today, months) if months else None
+
+
 @transactional
 def run_annual_qualification(year: int, *, dry_run: bool = False, by: User | None = None) -> list[ChangeLine]:
     today = clock.today()
@@ -251,6 +291,37 @@ def run_upgrades(
             previous = level_on(history[partner_id], as_of)
             lines.append(ChangeLine(partner_id, partners[partner_id].name, previous and previous.level, change))
     return lines if dry_run else _write_changes(lines, partners, by)
+
+
+def booked_upgrades(as_of: date) -> list[ChangeLine]:
+    """Upgrades already written that take effect after ``as_of`` (such as on the 1st of next month).
+
+    A run as of ``as_of`` leaves these partners as they are (they are booked), so its preview lists them
+    beside the changes it would add.
+    """
+    rows = db.session.execute(
+        select(PartnerLevel, Partner.name)
+        .join(Partner, PartnerLevel.partner_id == Partner.id)
+        .where(
+            Partner.status == PartnerStatus.ACTIVE,
+            PartnerLevel.level == PREMIER,
+            PartnerLevel.effective_from > as_of,
+        )
+        .order_by(PartnerLevel.effective_from, Partner.name, Partner.id)
+    ).all()
+    if not rows:
+        return []
+    history = histories(sorted({level.partner_id for level, _ in rows}))
+    lines = []
+    for level_record, name in rows:
+        previous = level_on(history[level_record.partner_id], level_record.effective_from - timedelta(days=1))
+        if previous is None or previous.level == PREMIER:
+            continue  # a first level or a Premier renewed: not an upgrade
+        change = LevelChange(
+            level_record.level, level_record.effective_from, level_record.protected_until, level_record.reason
+        )
+        lines.append(ChangeLine(level_record.partner_id, name, previous.level, change))
+    return lines
 
 
 def check_upgrade(partner_id: int | None, *, by: User | None = None) -> list[ChangeLine]:

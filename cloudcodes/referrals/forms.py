@@ -7,10 +7,11 @@ that a destructive action was confirmed.
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SearchField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
+
+from cloudcodes.forms import PortalForm
 
 ACTIVE = "active"
 ENDED = "ended"
@@ -19,7 +20,7 @@ STATE_FILTERS = (ALL, ACTIVE, ENDED)
 MAX_DOMAIN_INPUT = 2000  # a pasted URL may be long; the service refuses an over-long domain with its reason
 
 
-class RegistrationFilterForm(FlaskForm):
+class RegistrationFilterForm(PortalForm):
     """Read from the query string (GET), so no CSRF token: it changes nothing."""
 
     class Meta:
@@ -41,7 +42,7 @@ class RegistrationFilterForm(FlaskForm):
     )
 
 
-class RegisterDomainForm(FlaskForm):
+class RegisterDomainForm(PortalForm):
     domain = StringField(
         "Customer domain",
         validators=[
@@ -54,22 +55,22 @@ class RegisterDomainForm(FlaskForm):
     )
 
 
-class RenewRegistrationForm(FlaskForm):
+class RenewRegistrationForm(PortalForm):
     """Nothing to fill in: renewing restarts the lifetime and can be done again at any time."""
 
 
-class GenerateCodeForm(FlaskForm):
+class GenerateCodeForm(PortalForm):
     """Nothing to fill in: a new code is bound to the registration in the URL."""
 
 
-class ReleaseRegistrationForm(FlaskForm):
+class ReleaseRegistrationForm(PortalForm):
     confirm = BooleanField(
         "I understand that the domain and its codes end now",
         validators=[DataRequired("Tick the box to confirm that you give up this domain and end its codes.")],
     )
 
 
-class RevokeCodeForm(FlaskForm):
+class RevokeCodeForm(PortalForm):
     confirm = BooleanField(
         "I understand that the customer can no longer use this code",
         validators=[DataRequired("Tick the box to confirm that you withdraw this code.")],

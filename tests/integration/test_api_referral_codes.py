@@ -236,6 +236,16 @@ def test_a_malformed_signature_header_is_refused(client, issued, header):
     assert_error(response, 401, "malformed_signature")
 
 
+def test_a_signature_with_non_ascii_characters_is_refused_not_a_server_error(client, issued):
+    """Found by the form fuzzing: comparing a digest with "é" in it raised TypeError, a 500."""
+    header = f"t={int(time.time())},v1={'é' * 64}"
+    response = client.get(
+        f"/api/v1/referral-codes/{issued.code}", query_string={"domain": "acme.com"}, headers={HEADER: header}
+    )
+    assert response.status_code == 401
+    assert response.json["error"]["code"] in ("malformed_signature", "bad_signature", "signature_mismatch")
+
+
 def test_the_signature_is_checked_before_anything_else(client):
     """Even a request the endpoint would refuse (no domain) is a 401 first: nothing is said to strangers."""
     response = client.get("/api/v1/referral-codes/anything")

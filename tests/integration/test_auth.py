@@ -11,6 +11,7 @@ from cloudcodes.auth.models import User
 from cloudcodes.extensions import db as _db
 from cloudcodes.mail.models import OutboxMessage
 from tests.factories import DEFAULT_PASSWORD, StaffFactory, UserFactory
+from tests.support.mail import run_mail_job
 from tests.support.web import csrf_token, login, next_totp, setup_two_factor, submit
 
 
@@ -115,6 +116,30 @@ def test_a_session_cookie_from_before_logout_no_longer_logs_in(app, partner):
     assert thief.get("/dashboard/").status_code == 302
 
 
+def test_logging_out_ends_this_browser_only(app, partner):
+    laptop, phone = app.test_client(), app.test_client()
+    login(laptop, partner)
+    login(phone, partner)
+    response = submit(laptop, "/logout", {}, follow_redirects=True)
+    assert "You have logged out of this browser." in response.get_data(as_text=True)
+    assert laptop.get("/dashboard/").status_code == 302
+    assert phone.get("/dashboard/").status_code == 200, "the other device stays logged in"
+
+
+def test_log_out_everywhere_on_the_account_page_ends_every_session(app, partner):
+    laptop, phone = app.test_client(), app.test_client()
+    login(laptop, partner, headers={"User-Agent": "Laptop browser"})
+    login(phone, partner, headers={"User-Agent": "Phone browser"})
+    page = laptop.get("/account").get_data(as_text=True)
+    assert "Laptop browser" in page and "Phone browser" in page
+    assert page.count("This browser") == 1
+    response = laptop.post("/account/log-out-everywhere", data={"everywhere-csrf_token": csrf_token(page)})
+    assert response.status_code == 303
+    assert laptop.get("/dashboard/").status_code == 302
+    assert phone.get("/dashboard/").status_code == 302
+    assert audit_actions(app)[-1] == "auth.logout_everywhere"
+
+
 def test_a_password_change_ends_other_sessions_but_keeps_this_one(app, partner):
     laptop, phone = app.test_client(), app.test_client()
     login(laptop, partner)
@@ -206,9 +231,27 @@ def test_forgot_password_answers_the_same_for_unknown_addresses(app, client, par
     unknown = submit(client, "/forgot-password", {"email": "nobody@acme.example"}, follow_redirects=True)
     text = "If an account exists for that address"
     assert text in known.get_data(as_text=True) and text in unknown.get_data(as_text=True)
+    messages = run_mail_job(app)
+    assert [message["To"].addresses[0].addr_spec for message in messages] == [partner]
+    assert "/reset-password/" in messages[0].get_body(("plain",)).get_content()
+
+
+def test_forgot_password_does_the_same_work_for_unknown_addresses(app, client, partner, count_queries):
+    """Timing told which accounts exist; the same statements for every address leave nothing to time."""
+
+    def statements_for(email: str) -> list[str]:
+        html = client.get("/forgot-password").get_data(as_text=True)
+        with count_queries() as counter:
+            response = client.post("/forgot-password", data={"csrf_token": csrf_token(html), "email": email})
+        assert response.status_code == 303
+        return counter.statements
+
+    known = statements_for(partner)
+    unknown = statements_for("nobody@acme.example")
+    assert known == unknown
+    assert len(known) == 1 and known[0].lstrip().upper().startswith("INSERT INTO PASSWORD_RESET_REQUESTS")
     with app.app_context():
-        recipients = _db.session.scalars(select(OutboxMessage.to_address)).all()
-    assert recipients == [partner]
+        assert _db.session.scalars(select(OutboxMessage)).all() == [], "nothing is looked up or sent in the request"
 
 
 def test_a_reset_link_uses_the_site_url_and_works_once(app, partner):
@@ -220,6 +263,7 @@ def test_a_reset_link_uses_the_site_url_and_works_once(app, partner):
         "/forgot-password", base_url="http://evil.example", data={"csrf_token": csrf_token(html), "email": partner}
     )
     assert response.status_code == 303
+    run_mail_job(app)
     message, link = reset_link(app, partner)
     assert link.startswith(app.config["SITE_URL"] + "/reset-password/")
     assert "evil.example" not in message.text_body + message.html_body
@@ -235,6 +279,7 @@ def test_a_reset_link_uses_the_site_url_and_works_once(app, partner):
 
 def test_a_reset_link_expires_after_an_hour(app, client, partner):
     submit(client, "/forgot-password", {"email": partner})
+    run_mail_job(app)
     _, link = reset_link(app, partner)
     path = link.removeprefix(app.config["SITE_URL"])
     with time_machine.travel(clock.now() + timedelta(minutes=59)):

@@ -16,6 +16,7 @@ from cloudcodes.extensions import db as _db
 from cloudcodes.formatting import email_address
 from cloudcodes.mail.models import OutboxMessage
 from tests.factories import DEFAULT_PASSWORD
+from tests.support.mail import run_mail_job
 from tests.support.web import csrf_token, login, make_staff, next_totp, submit
 
 UNICODE_ADDRESS = "ana@Bücher-Söhne.de"
@@ -38,6 +39,7 @@ def test_an_account_with_an_international_domain_logs_in_again_whichever_way_it_
 
     response = submit(client, "/forgot-password", {"email": UNICODE_ADDRESS})
     assert response.status_code == 303
+    run_mail_job(app)
     with app.app_context():
         [reset] = _db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "password_reset"))
         assert reset.to_address == ASCII_ADDRESS
@@ -115,6 +117,15 @@ def test_wrong_second_factors_are_limited_per_account_whatever_the_address(app):
     assert "Too many wrong codes" in fresh.get("/login").get_data(as_text=True)
 
 
+def test_a_second_factor_in_other_digits_is_a_wrong_code_not_a_server_error(app, client):
+    """Found by the form fuzzing: "١٢٣٤٥٦" passed str.isdigit and broke the constant-time comparison."""
+    person = make_staff(app)
+    assert login(client, person.email).status_code == 303
+    response = client.post("/login/two-factor", data={"csrf_token": _code_form_token(client), "code": "١٢٣٤٥٦"})
+    assert response.status_code == 200
+    assert "That code is not right" in response.get_data(as_text=True)
+
+
 def test_a_pending_login_expires_after_five_minutes(app, client):
     person = make_staff(app)
     assert login(client, person.email).status_code == 303
@@ -124,3 +135,62 @@ def test_a_pending_login_expires_after_five_minutes(app, client):
         response = client.post("/login/two-factor", data=data, follow_redirects=True)
     assert response.request.path == "/login"
     assert "Your login has expired" in response.get_data(as_text=True)
+
+
+# --- The console's searches ignore accents and case --------------------------------------------
+
+
+def test_the_console_search_finds_accented_names_typed_without_accents(app):
+    from tests.factories import make_partner
+    from tests.support.web import staff_client
+
+    admin = make_staff(app, role="admin", full_name="Zoë Ørsted")
+    with app.app_context():
+        make_partner("Bücher & Söhne GmbH", owner_email="ana@buecher.example")
+        make_partner("Straße Systems AG")
+        make_partner("Acme Cloud Ltd")
+    console = staff_client(app, admin)
+
+    def listed(path: str) -> str:
+        response = console.get(path)
+        assert response.status_code == 200
+        return response.get_data(as_text=True)
+
+    found = listed("/admin/partners?q=bucher")
+    assert "Bücher &amp; Söhne GmbH" in found and "Acme Cloud" not in found
+    assert "Straße Systems" in listed("/admin/partners?q=STRASSE")
+    assert "Bücher &amp; Söhne GmbH" in listed("/admin/partners?q=B%C3%BCcher")  # typed with its accent, too
+    assert "Zoë Ørsted" in listed("/admin/staff?q=zoe orsted")
+
+
+# --- Line breaks in single-line fields: a field error, not a 500, in every form -------------------
+
+
+def test_a_console_form_refuses_a_line_break_in_a_name_next_to_the_field(app):
+    """The review found it at /apply; every form derives from cloudcodes.forms.PortalForm, the console's too."""
+    import html
+    import re
+
+    from sqlalchemy import func
+
+    from tests.support.web import staff_client
+
+    admin = make_staff(app, role="admin")
+    console = staff_client(app, admin)
+    with app.app_context():
+        users, mails = (_db.session.scalar(select(func.count()).select_from(m)) for m in (User, OutboxMessage))
+    response = submit(
+        console,
+        "/admin/staff/invite",
+        {"email": "nina@cloudcodes.example", "full_name": "Nina\r\nBcc: x@evil.example", "role": "manager"},
+        page="/admin/staff",
+    )
+    assert response.status_code == 400
+    error = re.search(r'<div id="full_name-error"[^>]*>(.*?)</div>', response.get_data(as_text=True), re.S)
+    assert error and html.unescape(error.group(1)).strip() == (
+        "This must be on one line: remove the line breaks and tabs from it."
+    )
+    with app.app_context():
+        assert _db.session.scalar(select(func.count()).select_from(User)) == users
+        assert _db.session.scalar(select(func.count()).select_from(OutboxMessage)) == mails
+        assert find_user("nina@cloudcodes.example") is None

@@ -482,9 +482,11 @@ def test_a_checkout_paid_on_the_test_payment_page_is_recorded_once_through_the_a
 
 
 def test_the_test_payment_page_is_not_served_in_production_and_refuses_a_link_the_portal_did_not_sign(
-    app, client, issued, database_url
+    app, client, issued, database_url, redis_url
 ):
-    production = make_test_app(database_url, ENV="production", BILLING_PAYMENT_URL=PRODUCTION_PAYMENT_URL)
+    production = make_test_app(
+        database_url, ENV="production", BILLING_PAYMENT_URL=PRODUCTION_PAYMENT_URL, RATELIMIT_STORAGE_URL=redis_url
+    )
     try:
         assert production.config["ENV"] == "production"
         assert not [rule.rule for rule in production.url_map.iter_rules() if rule.rule.startswith("/dev/")]

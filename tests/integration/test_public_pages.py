@@ -2,9 +2,11 @@ import re
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from cloudcodes.extensions import db as _db
 from cloudcodes.program.services import update_program_terms
+from cloudcodes.program.terms import VolumeTier
 from cloudcodes.public.models import FaqEntry
 
 PAGES = ["/", "/faq", "/program", "/contact"]
@@ -103,6 +105,55 @@ def test_home_page_calls_visitors_to_the_program(client):
     html = client.get("/").get_data(as_text=True)
     assert "15 %" in html and "30 %" in html
     assert 'href="/program"' in html
+
+
+def _main(html: str) -> str:
+    """The page's own content, without the layout's header and footer."""
+    return html[html.index('id="main"') : html.index("<footer")]
+
+
+def test_the_faq_gives_its_last_answer_once(app, client):
+    main = _main(client.get("/faq").get_data(as_text=True))
+    assert main.count("Write to the partner team at partners@cloudcodes.example") == 1
+    assert main.count("partners@cloudcodes.example") == 1  # no box below repeating the last answer
+    assert 'class="alert alert-info' not in main
+    with app.app_context():  # a FAQ that no longer ends with the contact address gets the box instead
+        _db.session.scalar(select(FaqEntry).where(FaqEntry.slug == "more-information")).published = False
+        _db.session.commit()
+    main = _main(client.get("/faq").get_data(as_text=True))
+    assert "Write to the partner team" not in main
+    assert 'More questions? Write to <a href="mailto:partners@cloudcodes.example">' in main
+    assert main.count("partners@cloudcodes.example") == 2  # the link's address and its text
+
+
+def _max_margin(client) -> str:
+    html = client.get("/").get_data(as_text=True)
+    return " ".join(re.search(r'data-term="max-margin">([^<]+)<', html).group(1).split())
+
+
+def test_the_home_page_gives_the_maximum_margin_of_the_terms(app, client):
+    html = " ".join(client.get("/").get_data(as_text=True).split())
+    assert _max_margin(client) == "35 %"  # 30 % Premier margin plus 5 points at 500+ seats
+    assert "up to 30 %" not in html
+    assert "(the 30 % Premier margin plus 5 extra margin points on a purchase of 500 seats or more)" in html
+    with app.app_context():
+        update_program_terms(
+            premier_margin_pct=Decimal("32"),
+            volume_tiers=(
+                VolumeTier(100, Decimal("2")),
+                VolumeTier(250, Decimal("7.5")),
+                VolumeTier(1000, Decimal("4")),
+            ),
+        )
+    assert _max_margin(client) == "39.5 %"
+    assert "plus 7.5 extra margin points on a purchase of 250 seats or more" in " ".join(
+        client.get("/").get_data(as_text=True).split()
+    )
+    with app.app_context():
+        update_program_terms(volume_tiers=())
+    html = " ".join(client.get("/").get_data(as_text=True).split())
+    assert _max_margin(client) == "32 %"
+    assert "extra margin points" not in html
 
 
 def test_unknown_page_is_a_styled_404(client):

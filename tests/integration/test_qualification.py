@@ -243,3 +243,276 @@ def test_the_purchase_that_completes_the_requirements_upgrades_at_once(app, worl
             assert run_upgrades(date(2026, 9, 15)) == []  # so the batch finds nothing left to do
         assert levels(world["partner"])[-1] == ("premier", date(2026, 10, 1), date(2027, 12, 31), "upgrade")
         assert len(notices()) == 1
+
+
+# --- Late annual runs and booked upgrades (issue #17, finding 12) ----------------------------------
+
+
+def page_text(response) -> str:
+    """The page's text as a person reads it: no tags, entities such as -&gt; turned back, spaces collapsed."""
+    import html
+    import re
+
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))).split())
+
+
+@pytest.fixture
+def globex(app):
+    """Globex: Premier since 2025 without a protection, having shown nothing in 2025, so Reseller for 2026."""
+    with time_machine.travel(at("2026-01-15"), tick=False), app.app_context():
+        partner = create_partner(
+            name="Globex", website="https://globex.com", country="Spain", level="premier", channel_manager=None,
+            effective_from=date(2025, 1, 1),
+        )  # fmt: skip
+        add_member(partner, UserFactory(email="owner@globex.com"), MemberRole.OWNER)
+        _db.session.commit()
+        return partner.id
+
+
+@pytest.fixture
+def admin_client(app):
+    from tests.support.web import make_staff, staff_client
+
+    admin = make_staff(app, role="admin", full_name="Ada Admin")
+    return lambda: staff_client(app, admin)
+
+
+def preview_annual(client, year: int):
+    from tests.support.web import submit
+
+    return submit(
+        client, "/admin/qualification/annual/preview", {"annual-year": str(year)}, page="/admin/qualification"
+    )
+
+
+def run_annual(client, data: dict):
+    from tests.support.web import submit
+
+    return submit(client, "/admin/qualification/annual/run", data, page="/admin/qualification")
+
+
+@pytest.mark.parametrize(
+    ("year", "today", "months"),
+    [(2026, "2026-01-01", 0), (2026, "2026-01-31", 0), (2026, "2026-02-01", 1), (2026, "2026-12-15", 11),
+     (2025, "2026-01-10", 12), (2027, "2026-12-31", 0)],
+)  # fmt: skip
+def test_how_late_an_annual_run_is(year, today, months):
+    from cloudcodes.partners.levels import months_late
+
+    assert months_late(year, date.fromisoformat(today)) == months
+
+
+def test_in_december_the_annual_preview_warns_that_the_run_is_late_and_wants_a_second_box(
+    app, world, globex, admin_client
+):
+    change = f"Globex (#{globex}): Premier -> Reseller from 2026-01-01"
+    with time_machine.travel(at("2026-12-15"), tick=False):
+        client = admin_client()
+        preview = preview_annual(client, 2026)
+        assert preview.status_code == 200
+        shown = page_text(preview)
+        assert change in shown
+        assert "This run is late: 11 months after 1 January 2026" in shown
+        assert (
+            "Today is 15 December 2026, and the levels it sets take effect on 1 January 2026, 11 months back" in shown
+        )
+        assert "Commissions already recorded stay exactly as they are" in shown
+        assert "Purchases recorded from now on use the new levels" in shown
+        assert 'name="run-annual-late_confirm"' in preview.get_data(as_text=True)
+
+        refused = run_annual(client, {"run-annual-year": "2026", "run-annual-confirm": "y"})
+        assert refused.status_code == 400
+        assert 'id="run-annual-late_confirm-error"' in refused.get_data(as_text=True)
+        assert "This run is late: tick this box to confirm you have read the warning above." in page_text(refused)
+        assert "11 months back" in page_text(refused)  # the warning is still in front of the admin
+        with app.app_context():
+            assert [lv[0] for lv in levels(globex)] == ["premier"]  # nothing written...
+            assert notices() == []  # ...and no one e-mailed
+
+        done = run_annual(
+            client, {"run-annual-year": "2026", "run-annual-confirm": "y", "run-annual-late_confirm": "y"}
+        )
+        assert done.status_code == 303
+        assert "Annual qualification for 2026: 1 partner changed." in page_text(client.get("/admin/qualification"))
+    with app.app_context():
+        assert levels(globex)[-1] == ("reseller", date(2026, 1, 1), None, "annual")
+        assert len(notices()) == 1
+
+
+def test_in_january_the_annual_preview_has_no_late_warning(app, world, globex, admin_client):
+    with time_machine.travel(at("2026-01-20"), tick=False):
+        client = admin_client()
+        preview = preview_annual(client, 2026)
+        assert preview.status_code == 200
+        assert f"Globex (#{globex}): Premier -> Reseller from 2026-01-01" in page_text(preview)
+        assert "This run is late" not in page_text(preview) and "months back" not in page_text(preview)
+        assert 'id="late-run-warning"' not in preview.get_data(as_text=True)
+        assert "run-annual-late_confirm" not in preview.get_data(as_text=True)
+        done = run_annual(client, {"run-annual-year": "2026", "run-annual-confirm": "y"})  # one box is enough
+        assert done.status_code == 303
+    with app.app_context():
+        assert levels(globex)[-1] == ("reseller", date(2026, 1, 1), None, "annual")
+
+
+def test_the_command_warns_of_a_late_run_but_not_of_one_in_january(app, world, globex, runner):
+    with time_machine.travel(at("2026-01-31"), tick=False):
+        on_time = runner.invoke(args=["program", "qualify", "--year", "2026", "--dry-run"])
+        assert on_time.exit_code == 0 and "Would change Globex" in on_time.output
+        assert "Warning" not in on_time.output
+    with time_machine.travel(at("2026-12-15"), tick=False):
+        late = runner.invoke(args=["program", "qualify", "--year", "2026", "--dry-run"])
+        assert late.exit_code == 0 and "Would change Globex" in late.output
+        assert (
+            "Warning: This run is late: 11 months after 1 January 2026. Today is" in late.output
+            and "11 months back" in late.output
+        )
+        assert "Dry run: nothing was written" in late.output
+
+
+def globex_buy(order: str, amount: str, day: str, *, seats: int = 10, reported: str | None = None):
+    """A purchase of globex-customer.com on ``day``, reported on ``reported`` (by default that same day)."""
+    with time_machine.travel(at(reported or day), tick=False):
+        data = PurchaseInput(
+            order_id=order, customer_domain="globex-customer.com", product_sku="CC-SUITE", seats=seats,
+            amount=Money.parse(amount, "USD"), channel="direct", purchased_at=at(day),
+        )  # fmt: skip
+        return record_purchase(data, fingerprint({"order": order})).purchase
+
+
+def test_a_late_run_never_changes_a_commission_already_recorded(app, world, globex, runner):
+    from cloudcodes.billing.models import LedgerEntry, Purchase
+    from cloudcodes.billing.services import balance, record_refund
+
+    with app.app_context():
+        with time_machine.travel(at("2026-03-01"), tick=False):
+            register_domain(_db.session.get(Partner, globex), "globex-customer.com", by=None)
+        globex_buy("G-1", "1000.00", "2026-03-10")  # Premier: 30 %
+        globex_buy("G-2", "2000.00", "2026-04-10", seats=500)  # Premier with 500 seats: 30 + 5 %
+        globex_buy("G-3", "400.00", "2026-11-20")
+        ledger_before = sorted(
+            (entry.purchase_id, entry.kind, entry.amount.minor, entry.payable_on)
+            for entry in _db.session.scalars(select(LedgerEntry).where(LedgerEntry.partner_id == globex))
+        )
+        assert [amount for _, _, amount, _ in ledger_before] == [30000, 70000, 12000]
+        assert balance(globex) == Money(112000, "USD")
+
+    with time_machine.travel(at("2026-12-15"), tick=False):
+        result = runner.invoke(args=["program", "qualify", "--year", "2026"])
+        assert result.exit_code == 0, result.output
+        assert f"Changed Globex (#{globex}): Premier -> Reseller from 2026-01-01" in result.output
+
+    with app.app_context():
+        assert levels(globex)[-1] == ("reseller", date(2026, 1, 1), None, "annual")
+        purchases = {
+            p.order_id: (p.level, p.margin_pct, p.volume_points, p.commission)
+            for p in _db.session.scalars(select(Purchase).where(Purchase.partner_id == globex))
+        }
+        assert purchases == {
+            "G-1": ("premier", Decimal(30), Decimal(0), Money(30000, "USD")),
+            "G-2": ("premier", Decimal(30), Decimal(5), Money(70000, "USD")),
+            "G-3": ("premier", Decimal(30), Decimal(0), Money(12000, "USD")),
+        }
+        ledger_after = sorted(
+            (entry.purchase_id, entry.kind, entry.amount.minor, entry.payable_on)
+            for entry in _db.session.scalars(select(LedgerEntry).where(LedgerEntry.partner_id == globex))
+        )
+        assert ledger_after == ledger_before
+        assert balance(globex) == Money(112000, "USD")
+
+        # A refund after the run reverses the commission as it was fixed (30 %), not at the new level.
+        with time_machine.travel(at("2026-12-16"), tick=False):
+            record_refund("G-1", "GR-1", Money.parse("500.00", "USD"), at("2026-12-16"), fingerprint({"r": "GR-1"}))
+        reversal = _db.session.scalar(select(LedgerEntry).where(LedgerEntry.kind == "reversal"))
+        assert reversal.amount == Money(-15000, "USD")
+        assert balance(globex) == Money(97000, "USD")
+
+        # Purchases recorded from now on use the new level, also one dated earlier in the year and
+        # reported late, as the preview's warning says.
+        late_report = globex_buy("G-4", "1000.00", "2026-06-01", reported="2026-12-16")
+        new = globex_buy("G-5", "1000.00", "2026-12-16")
+        assert (late_report.level, late_report.commission) == ("reseller", Money(15000, "USD"))
+        assert (new.level, new.commission) == ("reseller", Money(15000, "USD"))
+
+
+def preview_upgrades(client, as_of: str):
+    from tests.support.web import submit
+
+    return submit(
+        client, "/admin/qualification/upgrades/preview", {"upgrades-as_of": as_of}, page="/admin/qualification"
+    )
+
+
+def test_the_upgrades_preview_lists_the_upgrades_already_booked(app, world, admin_client, runner):
+    with app.app_context():
+        with time_machine.travel(at("2026-03-01"), tick=False):
+            buy("A-1", "30000.00", "2026-03-01")
+        meet_everything(world, "2026-11-26")  # the upgrade is booked at once, for 1 December
+    booked = f"Acme (#{world['partner']}): Reseller -> Premier from 2026-12-01, protected until 2027-12-31"
+    with time_machine.travel(at("2026-11-27"), tick=False):
+        client = admin_client()
+        preview = preview_upgrades(client, "2026-11-27")
+        assert preview.status_code == 200
+        shown = page_text(preview)
+        assert "No partner would change" not in shown
+        assert "Run it" not in shown  # a run would add nothing
+        assert (
+            "No further partner would change: a run would add nothing to the 1 upgrade already booked below." in shown
+        )
+        assert "Already booked: 1 upgrade" in shown
+        assert "taking effect after 27 November 2026" in shown
+        assert booked in shown
+
+        dry = runner.invoke(args=["program", "upgrades", "--as-of", "2026-11-27", "--dry-run"])
+        assert dry.exit_code == 0, dry.output
+        assert "0 partners would change" in dry.output
+        assert f"Already booked {booked}" in dry.output
+        assert "1 upgrade already booked, taking effect after 2026-11-27." in dry.output
+    with time_machine.travel(at("2026-12-02"), tick=False):  # in force now: no longer booked
+        shown = page_text(preview_upgrades(admin_client(), "2026-12-02"))
+        assert "Already booked" not in shown and "No partner would change: there is nothing to run." in shown
+    with app.app_context():
+        assert len(notices()) == 1  # previews e-mail no one
+
+
+def test_the_upgrades_preview_shows_new_and_booked_upgrades_apart(app, world, admin_client):
+    from cloudcodes.auth.models import User
+    from cloudcodes.billing.services import purchase_recorded
+
+    with app.app_context():
+        with time_machine.travel(at("2026-03-01"), tick=False):
+            buy("A-1", "30000.00", "2026-03-01")
+        meet_everything(world, "2026-11-26")  # Acme: booked for 1 December
+        with time_machine.travel(at("2026-11-26"), tick=False):
+            initech = create_partner(
+                name="Initech", website="https://initech.com", country="Italy", level="reseller",
+                channel_manager=_db.session.get(User, world["manager"]), effective_from=date(2025, 1, 1),
+            )  # fmt: skip
+            add_member(initech, UserFactory(email="owner@initech.com"), MemberRole.OWNER)
+            for kind in (
+                RequirementKind.WORKSPACE_RESELLER,
+                RequirementKind.SALES_TEAM,
+                RequirementKind.TECHNICAL_TEAM,
+            ):
+                add_requirement(initech, kind, "declared")
+            _db.session.commit()
+            initech_id = initech.id
+            register_domain(initech, "initech-customer.com", by=None)
+        meet_everything({"partner": initech_id, "manager": world["manager"]}, "2026-11-26")  # all but the revenue
+        with time_machine.travel(at("2026-11-26") + timedelta(hours=1), tick=False), purchase_recorded.muted():
+            # The revenue arrives without its purchase's own check, so only a run would upgrade Initech.
+            buy("I-1", "25000.00", "2026-11-26", domain="initech-customer.com")
+        assert [lv[0] for lv in levels(initech_id)] == ["reseller"]
+    with time_machine.travel(at("2026-11-27"), tick=False):
+        shown = page_text(preview_upgrades(admin_client(), "2026-11-27"))
+    new = f"Initech (#{initech_id}): Reseller -> Premier from 2026-12-01, protected until 2027-12-31"
+    assert "1 partner would change:" in shown and "Run it" in shown
+    would, already = shown.split("Already booked: 1 upgrade")
+    assert new in would and "Acme" not in would
+    assert f"Acme (#{world['partner']}): Reseller -> Premier from 2026-12-01" in already and "Initech" not in already
+
+
+def test_the_levels_page_says_a_purchase_runs_the_upgrade_check(world, admin_client):
+    with time_machine.travel(at("2026-11-27"), tick=False):
+        shown = page_text(admin_client().get("/admin/qualification"))
+    assert "a purchase does not" not in shown
+    assert "or a purchase attributed to the partner, as soon as the billing system's report of it is recorded" in shown

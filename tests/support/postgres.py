@@ -73,13 +73,21 @@ class ThrowawayCluster:
     def start(self) -> str:
         self._run(str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres", "-A", "trust",
                   "-E", "UTF8", "--no-locale", "--no-sync")  # fmt: skip
-        options = (
+        self.options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
         )
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.root / "server.log"),
-                  "-o", options, "-w", "-t", "60", "start")  # fmt: skip
+                  "-o", self.options, "-w", "-t", "60", "start")  # fmt: skip
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def stop_server(self) -> None:
+        """Stop the server and keep its data, as an outage would; ``start_server`` brings it back."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop")
+
+    def start_server(self) -> None:
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.root / "server.log"),
+                  "-o", self.options, "-w", "-t", "60", "start")  # fmt: skip
 
     def stop(self) -> None:
         if self.datadir.exists():

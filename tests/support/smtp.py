@@ -1,4 +1,9 @@
-"""A real SMTP server on loopback for tests: ``with SmtpServer() as server: ... server.messages``."""
+"""A real SMTP server on loopback for tests: ``with SmtpServer() as server: ... server.messages``.
+
+``SmtpServer(refuse={"nobody@acme.example": "550 5.1.1 No such user"})`` answers RCPT TO for that
+address with the given reply (a 5xx refuses it for good, a 4xx asks to try again later);
+``refuse_data="554 5.6.0 Message refused"`` answers every message's content with that reply.
+"""
 
 from __future__ import annotations
 
@@ -30,10 +35,21 @@ class Received:
 
 
 class _Collector:
-    def __init__(self) -> None:
+    def __init__(self, refuse: dict[str, str] | None = None, refuse_data: str | None = None) -> None:
         self.received: list[Received] = []
+        self.refuse = {address.lower(): reply for address, reply in (refuse or {}).items()}
+        self.refuse_data = refuse_data
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        reply = self.refuse.get(address.lower())
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse_data:
+            return self.refuse_data
         message = message_from_bytes(envelope.original_content, policy=policy.default)
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), session.peer, message))
         return "250 Message accepted for delivery"
@@ -45,9 +61,11 @@ class SmtpServer:
     ``port`` lets a test point the app at a server that is down, then start it on the same port.
     """
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, *, refuse: dict[str, str] | None = None, refuse_data: str | None = None
+    ) -> None:
         self.port = port or free_port()
-        self._collector = _Collector()
+        self._collector = _Collector(refuse, refuse_data)
         self._controller: Controller | None = None
 
     @property

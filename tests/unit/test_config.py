@@ -11,6 +11,7 @@ def clean_env(monkeypatch, tmp_path):
         "CLOUDCODES_SECRET_KEY",
         "CLOUDCODES_DATABASE_URL",
         "CLOUDCODES_BILLING_PAYMENT_URL",
+        "CLOUDCODES_RATELIMIT_STORAGE_URL",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CLOUDCODES_DATABASE_URL", f"sqlite:///{tmp_path}/config.db")
@@ -28,13 +29,35 @@ def test_production_refuses_to_start_without_the_payment_page(clean_env):
         create_app()
 
 
+@pytest.mark.parametrize("storage", [None, "memory://", ""])
+def test_production_refuses_to_start_with_rate_limits_counted_in_each_worker(clean_env, storage):
+    clean_env.setenv("CLOUDCODES_SECRET_KEY", "x" * 64)
+    clean_env.setenv("CLOUDCODES_BILLING_PAYMENT_URL", "https://billing.cloudcodes.example/pay")
+    if storage is not None:
+        clean_env.setenv("CLOUDCODES_RATELIMIT_STORAGE_URL", storage)
+    with pytest.raises(ConfigError) as refused:
+        create_app()
+    message = str(refused.value)
+    assert message.startswith("CLOUDCODES_RATELIMIT_STORAGE_URL is unset or memory://")
+    assert "Set it to a redis:// URL" in message
+    assert "each gunicorn worker counts requests on its own" in message
+
+
 def test_production_starts_with_a_secret_key_from_the_environment(clean_env):
     clean_env.setenv("CLOUDCODES_SECRET_KEY", "x" * 64)
     clean_env.setenv("CLOUDCODES_BILLING_PAYMENT_URL", "https://billing.cloudcodes.example/pay")
+    clean_env.setenv("CLOUDCODES_RATELIMIT_STORAGE_URL", "redis://cache.internal:6379/0")
     app = create_app()
     assert app.config["ENV"] == "production"
     assert app.config["SECRET_KEY"] == "x" * 64
+    assert app.config["RATELIMIT_STORAGE_URI"] == "redis://cache.internal:6379/0"
     assert not app.config["TESTING"]
+
+
+@pytest.mark.parametrize("env", ["development", "test"])
+def test_rate_limits_are_counted_in_memory_outside_production_by_default(clean_env, env):
+    clean_env.setenv("CLOUDCODES_ENV", env)
+    assert create_app().config["RATELIMIT_STORAGE_URI"] == "memory://"
 
 
 def test_development_starts_without_a_secret_key(clean_env):

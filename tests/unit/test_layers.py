@@ -41,7 +41,9 @@ FOUNDATION_MODULES = {
     "errors",
     "extensions",
     "formatting",
+    "forms",
     "money",
+    "search",
     "security",
     "services",
     "urls",
@@ -60,6 +62,7 @@ PURE_RULE_MODULES = [
     "program.terms",
     "referrals.codes",
     "referrals.domains",
+    "search",
 ]
 NOT_IN_PURE_RULES = ("flask", "flask_sqlalchemy", "sqlalchemy", "cloudcodes.extensions", "cloudcodes.db")
 

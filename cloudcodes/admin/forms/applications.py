@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SearchField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from cloudcodes import formatting
 from cloudcodes.applications.states import OPEN_STATES, State
+from cloudcodes.forms import PortalForm
 from cloudcodes.program.terms import Level
 
 MAX_TEXT = 5000
@@ -32,7 +32,7 @@ def optional_id(value: Any) -> int | None:
     return int(value)
 
 
-class QueueFilterForm(FlaskForm):
+class QueueFilterForm(PortalForm):
     """Read from the query string (GET), so no CSRF token: it changes nothing."""
 
     class Meta:
@@ -68,7 +68,7 @@ class QueueFilterForm(FlaskForm):
     mine = BooleanField("Only applications assigned to me")
 
 
-class AssignForm(FlaskForm):
+class AssignForm(PortalForm):
     manager = SelectField("Channel sales manager", coerce=optional_id, validate_choice=False)
 
     def validate_manager(self, field: SelectField) -> None:
@@ -76,7 +76,7 @@ class AssignForm(FlaskForm):
             raise ValidationError("Choose the channel sales manager who reviews this application.")
 
 
-class QuestionForm(FlaskForm):
+class QuestionForm(PortalForm):
     question = TextAreaField(
         "Question for the applicant",
         validators=[DataRequired("Write the question for the applicant."), Length(max=MAX_TEXT)],
@@ -84,7 +84,7 @@ class QuestionForm(FlaskForm):
     )
 
 
-class ApproveForm(FlaskForm):
+class ApproveForm(PortalForm):
     level = SelectField("Level to approve", validate_choice=False)
     manager = SelectField("Channel sales manager", coerce=optional_id, validate_choice=False)
     note = TextAreaField(
@@ -97,7 +97,7 @@ class ApproveForm(FlaskForm):
     )
 
 
-class RejectForm(FlaskForm):
+class RejectForm(PortalForm):
     reason = TextAreaField(
         "Reason for the rejection",
         validators=[DataRequired("Give the reason: the applicant receives it by e-mail."), Length(max=MAX_TEXT)],

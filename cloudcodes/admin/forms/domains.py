@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
+
+from cloudcodes.forms import PortalForm
 
 STATUS_FILTERS = [
     SelectChoice("active", "Active"),
@@ -14,7 +15,7 @@ STATUS_FILTERS = [
 ]
 
 
-class DomainFilterForm(FlaskForm):
+class DomainFilterForm(PortalForm):
     class Meta:
         csrf = False  # a GET search form
 
@@ -22,14 +23,14 @@ class DomainFilterForm(FlaskForm):
     status = SelectField("Registrations", choices=STATUS_FILTERS, default="active", validators=[Optional()])
 
 
-class ReleaseForm(FlaskForm):
+class ReleaseForm(PortalForm):
     reason = TextAreaField(
         "Reason", validators=[DataRequired("Give the reason; it is kept in the audit log."), Length(max=1000)]
     )
     confirm = BooleanField("Yes, release this domain", validators=[DataRequired("Tick the box to confirm.")])
 
 
-class ReassignForm(FlaskForm):
+class ReassignForm(PortalForm):
     partner = SelectField("Move to partner", validators=[DataRequired("Choose the partner.")])
     reason = TextAreaField(
         "Reason", validators=[DataRequired("Give the reason; it is kept in the audit log."), Length(max=1000)]

@@ -6,14 +6,14 @@ names the field); the forms check what was typed is there and not too long.
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
+from cloudcodes.forms import PortalForm
 from cloudcodes.public.faq_admin import ANSWER_MAX, QUESTION_MAX, SLUG_MAX, FaqInput
 
 
-class FaqForm(FlaskForm):
+class FaqForm(PortalForm):
     question = StringField(
         "Question",
         validators=[DataRequired("Enter the question."), Length(max=QUESTION_MAX)],
@@ -42,7 +42,7 @@ class FaqForm(FlaskForm):
         )
 
 
-class MoveFaqForm(FlaskForm):
+class MoveFaqForm(PortalForm):
     """The up and down buttons of the FAQ list: the button pressed (``name="direction"``) says which way.
 
     Only the CSRF token is rendered; the field is read from the button, never drawn.
@@ -51,7 +51,7 @@ class MoveFaqForm(FlaskForm):
     direction = StringField(validators=[AnyOf(("up", "down"), "Move a question up or down.")])
 
 
-class DeleteFaqForm(FlaskForm):
+class DeleteFaqForm(PortalForm):
     confirm = BooleanField(
         "Yes, delete this question for good",
         validators=[DataRequired("Tick the box to confirm the deletion.")],

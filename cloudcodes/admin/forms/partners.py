@@ -7,20 +7,20 @@ and its error (``RequirementError.field``) is shown on the field it names.
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SearchField, SelectField, StringField, TextAreaField
 from wtforms.fields import DateField, URLField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from cloudcodes import clock
+from cloudcodes.forms import PortalForm
 from cloudcodes.money import Money, MoneyError
 from cloudcodes.program.terms import Level
 
 ANY_LEVEL = ""
 
 
-class PartnerFilterForm(FlaskForm):
+class PartnerFilterForm(PortalForm):
     """Read from the query string (GET), so no CSRF token: it changes nothing."""
 
     class Meta:
@@ -38,11 +38,11 @@ class PartnerFilterForm(FlaskForm):
 # --- Requirements -----------------------------------------------------------------------------
 
 
-class VerifyForm(FlaskForm):
+class VerifyForm(PortalForm):
     """Only the CSRF token: the requirement is in the address."""
 
 
-class UnverifyForm(FlaskForm):
+class UnverifyForm(PortalForm):
     reason = TextAreaField(
         "Why the verification is taken back",
         validators=[Length(max=2000, message="Keep the reason under 2,000 characters.")],
@@ -50,7 +50,7 @@ class UnverifyForm(FlaskForm):
     )
 
 
-class BusinessPlanForm(FlaskForm):
+class BusinessPlanForm(PortalForm):
     currency = "USD"  # the program's currency; the view sets it (and the label) from the terms
 
     year = IntegerField(
@@ -79,7 +79,7 @@ class BusinessPlanForm(FlaskForm):
             raise ValidationError(str(error)) from None
 
 
-class ProductPageForm(FlaskForm):
+class ProductPageForm(PortalForm):
     url = URLField(
         "Address of the page",
         validators=[DataRequired("Enter the page's full address, starting with https://."), Length(max=300)],
@@ -87,13 +87,13 @@ class ProductPageForm(FlaskForm):
     )
 
 
-class CampaignForm(FlaskForm):
+class CampaignForm(PortalForm):
     name = StringField("Campaign name", validators=[DataRequired("Name the campaign."), Length(max=200)])
     starts_on = DateField("Starts on", validators=[InputRequired("Enter the day the campaign started.")])
     ends_on = DateField("Ends on", validators=[InputRequired("Enter the day the campaign ends (or ended).")])
 
 
-class TrainingForm(FlaskForm):
+class TrainingForm(PortalForm):
     completed_on = DateField(
         "Sales training completed on",
         validators=[Optional()],

@@ -6,10 +6,11 @@ field it refuses); the forms make sure a choice was made, a reference typed, and
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
+
+from cloudcodes.forms import PortalForm
 
 UNPAID = "unpaid"
 PAID = "paid"
@@ -22,7 +23,7 @@ STATUS_FILTERS = [
 ]
 
 
-class StatementFilterForm(FlaskForm):
+class StatementFilterForm(PortalForm):
     """Read from the query string (GET), so no CSRF token: it changes nothing."""
 
     class Meta:
@@ -31,7 +32,7 @@ class StatementFilterForm(FlaskForm):
     status = SelectField("Statements", choices=STATUS_FILTERS, default=UNPAID)
 
 
-class CloseMonthForm(FlaskForm):
+class CloseMonthForm(PortalForm):
     """The month choices (the last twelve that have ended) are set by the view, from today's date."""
 
     month = SelectField(
@@ -45,7 +46,7 @@ class CloseMonthForm(FlaskForm):
     )
 
 
-class MarkPaidForm(FlaskForm):
+class MarkPaidForm(PortalForm):
     reference = StringField(
         "Payment reference",
         validators=[

@@ -5,15 +5,15 @@ Whether the year or day can be run is the service's call (``QualificationError``
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField
 from wtforms.fields import DateField
-from wtforms.validators import DataRequired, InputRequired
+from wtforms.validators import DataRequired, InputRequired, ValidationError
 
 from cloudcodes import clock
+from cloudcodes.forms import PortalForm
 
 
-class AnnualQualificationForm(FlaskForm):
+class AnnualQualificationForm(PortalForm):
     year = IntegerField(
         "Year to qualify",
         validators=[InputRequired("Enter the year to qualify levels for.")],
@@ -23,7 +23,7 @@ class AnnualQualificationForm(FlaskForm):
     )
 
 
-class UpgradesForm(FlaskForm):
+class UpgradesForm(PortalForm):
     as_of = DateField(
         "Check the requirements on",
         validators=[InputRequired("Enter the day to check the requirements on.")],
@@ -33,15 +33,26 @@ class UpgradesForm(FlaskForm):
     )
 
 
-class RunAnnualQualificationForm(FlaskForm):
+class RunAnnualQualificationForm(PortalForm):
     year = HiddenField(validators=[DataRequired()])
     confirm = BooleanField(
         "I have checked the preview: write these level records and e-mail the partners",
         validators=[DataRequired("Tick the box to confirm the run.")],
     )
+    late_confirm = BooleanField(
+        "I have read the warning: the new levels count from 1 January, months back, and the commissions "
+        "already recorded stay as they are"
+    )
+    # Set by the view before validating when the run is late (after January of its year): the
+    # second box must then be ticked too.
+    late = False
+
+    def validate_late_confirm(self, field: BooleanField) -> None:
+        if self.late and not field.data:
+            raise ValidationError("This run is late: tick this box to confirm you have read the warning above.")
 
 
-class RunUpgradesForm(FlaskForm):
+class RunUpgradesForm(PortalForm):
     as_of = HiddenField(validators=[DataRequired()])
     confirm = BooleanField(
         "I have checked the preview: write these level records and e-mail the partners",

@@ -12,7 +12,6 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DecimalField,
@@ -27,6 +26,7 @@ from wtforms import (
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from cloudcodes import formatting
+from cloudcodes.forms import PortalForm
 from cloudcodes.money import Money, MoneyError
 from cloudcodes.program.services import describe, snapshot
 from cloudcodes.program.terms import ProgramTerms, VolumeTier, format_percent
@@ -96,7 +96,7 @@ class TierForm(Form):
         return True
 
 
-class ProgramSettingsForm(FlaskForm):
+class ProgramSettingsForm(PortalForm):
     reseller_margin_pct = _percent_field("Reseller margin (%)")
     premier_margin_pct = _percent_field("Premier margin (%)", "Not lower than the Reseller margin.")
     premier_revenue_commitment = StringField(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SearchField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from cloudcodes.admin.services.staff import NAME_MAX_LENGTH
 from cloudcodes.auth.models import Role
+from cloudcodes.forms import PortalForm
 
 ROLE_CHOICES = [
     SelectChoice(Role.MANAGER.value, Role.MANAGER.label),
@@ -16,7 +16,7 @@ ROLE_CHOICES = [
 ]
 
 
-class StaffSearchForm(FlaskForm):
+class StaffSearchForm(PortalForm):
     """Read from the query string (GET), so no CSRF token: it changes nothing."""
 
     class Meta:
@@ -25,7 +25,7 @@ class StaffSearchForm(FlaskForm):
     q = SearchField("Search", validators=[Optional(), Length(max=254)], description="Part of the name or e-mail.")
 
 
-class InviteStaffForm(FlaskForm):
+class InviteStaffForm(PortalForm):
     email = EmailField(
         "E-mail address",
         validators=[DataRequired("Enter their work e-mail address."), Length(max=254)],
@@ -39,27 +39,27 @@ class InviteStaffForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES, default=Role.MANAGER.value)
 
 
-class ChangeRoleForm(FlaskForm):
+class ChangeRoleForm(PortalForm):
     role = SelectField("New role", choices=ROLE_CHOICES)
 
 
-class DisableStaffForm(FlaskForm):
+class DisableStaffForm(PortalForm):
     confirm = BooleanField(
         "Yes, disable this account and end all its sessions",
         validators=[DataRequired("Tick the box to confirm.")],
     )
 
 
-class EnableStaffForm(FlaskForm):
+class EnableStaffForm(PortalForm):
     pass
 
 
-class ResetTwoFactorForm(FlaskForm):
+class ResetTwoFactorForm(PortalForm):
     confirm = BooleanField(
         "Yes, I have checked that the request comes from this person",
         validators=[DataRequired("Tick the box to confirm.")],
     )
 
 
-class ResendInvitationForm(FlaskForm):
+class ResendInvitationForm(PortalForm):
     pass
