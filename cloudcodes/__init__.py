@@ -21,13 +21,27 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
     )
     load_config(app, test_config)
+    register_observability(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_template_helpers(app)
     register_commands(app)
     register_subscribers()
+    register_jobs(app)
     return app
+
+
+def register_observability(app: Flask) -> None:
+    from cloudcodes import observability
+
+    observability.init_app(app)
+
+
+def register_jobs(app: Flask) -> None:
+    from cloudcodes import jobs
+
+    jobs.init_app(app)
 
 
 def register_extensions(app: Flask) -> None:

@@ -32,6 +32,14 @@ DEFAULTS: dict[str, Any] = {
     "BILLING_PAYMENT_URL": None,
     "HTTPS": False,
     "PROXY_HOPS": 0,  # how many reverse proxies in front set X-Forwarded-For / -Proto
+    # The task queue (Celery): Redis in production; unset outside it, the embedded broker (cloudcodes.jobs).
+    "BROKER_URL": None,
+    # Where instance/ lives (the SQLite default, written mail, the embedded broker); never site-packages.
+    "INSTANCE_PATH": None,
+    # Who may read /metrics: comma-separated networks.
+    "METRICS_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
+    "SENTRY_DSN": None,  # set: errors are reported to Sentry
+    "LOG_FORMAT": None,  # "json" or "text"; unset: JSON in production, text otherwise
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
 }

@@ -22,6 +22,7 @@ INTERFACE = "interface"
 
 # Each feature package may import the foundation and the packages listed before it, never after.
 FEATURE_ORDER = [
+    "jobs",  # the task queue and its run records: every feature's tasks.py builds on it
     "audit",
     "mail",
     "program",
@@ -43,6 +44,7 @@ FOUNDATION_MODULES = {
     "formatting",
     "forms",
     "money",
+    "observability",
     "search",
     "security",
     "services",
@@ -50,7 +52,7 @@ FOUNDATION_MODULES = {
 }
 INTERFACE_PACKAGES = {"admin", "api", "dashboard", "demo", "models", "web", "__init__"}
 # Modules of a feature package that face the outside: they may use anything below the interfaces.
-INTERFACE_MODULE_NAMES = {"views", "cli", "demo"}  # and every ``*_views`` module
+INTERFACE_MODULE_NAMES = {"views", "cli", "demo", "worker"}  # and every ``*_views`` module
 
 # The rules of the business: no Flask, no database, tested on their own.
 PURE_RULE_MODULES = [
