@@ -9,7 +9,19 @@ from flask import Flask
 
 from cloudcodes.config import load_config
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+# An installed wheel carries templates/, static/ and migrations/ inside the package (setup.py puts them
+# there); a checkout keeps them at its top level (an editable install, or the app run from the folder).
+INSTALLED = (PACKAGE / "templates").is_dir()
+ROOT = PACKAGE if INSTALLED else PACKAGE.parent
+
+
+def default_instance_path() -> Path:
+    """instance/ of the checkout; for an installed copy, instance/ in the working folder, never site-packages.
+
+    CLOUDCODES_INSTANCE_PATH moves it (cloudcodes.config.load_config).
+    """
+    return (Path.cwd() if INSTALLED else ROOT) / "instance"
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -17,7 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
-        instance_path=str(ROOT / "instance"),
+        instance_path=str(default_instance_path().resolve()),
         instance_relative_config=True,
     )
     load_config(app, test_config)

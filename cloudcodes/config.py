@@ -11,6 +11,7 @@ from typing import Any
 
 ENVIRONMENTS = ("production", "development", "test")
 DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105 - never used in production
+DEV_SITE_URL = "http://127.0.0.1:5000"  # flask run's own address; production must say its own
 
 
 class ConfigError(RuntimeError):
@@ -27,7 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URL": "memory://",  # refused in production: each worker would count on its own
     # Said explicitly: the limiter is one object, and it keeps the last app's choice otherwise.
     "RATELIMIT_ENABLED": True,
-    "SITE_URL": "http://127.0.0.1:5000",
+    "SITE_URL": None,  # the public address links are built from; DEV_SITE_URL outside production
     # The billing system's payment page; outside production the built-in test page (/dev/billing/pay).
     "BILLING_PAYMENT_URL": None,
     "HTTPS": False,
@@ -53,6 +54,86 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def _scheme(url: str) -> str:
+    """The part before ``://``, for messages: never the rest, which may hold a password."""
+    return url.split("://", 1)[0] + "://" if "://" in url else repr(url[:20])
+
+
+def production_refusals(config: Any, instance_path: str) -> list[str]:
+    """Every development fallback the settings leave on, each with the setting that turns it off.
+
+    All of them at once, so an operator fixes the host in one round.
+    """
+    refused = []
+    if not config.get("SECRET_KEY"):
+        refused.append(
+            "CLOUDCODES_SECRET_KEY is not set. It signs sessions and links. Set it to a long random value, for "
+            "example the output of python -c 'import secrets; print(secrets.token_hex(32))'."
+        )
+
+    database_url = str(config.get("DATABASE_URL") or config.get("SQLALCHEMY_DATABASE_URI") or "")
+    if not database_url:
+        refused.append(
+            f"CLOUDCODES_DATABASE_URL is not set, so the database would be an SQLite file in {instance_path}, "
+            "one per host. Set it to the PostgreSQL database every host shares, for example "
+            "postgresql://cloudcodes:secret@db.internal/cloudcodes."
+        )
+    elif not normalise_database_url(database_url).startswith("postgresql"):
+        kind = "an SQLite file, one per host" if database_url.startswith("sqlite") else "not PostgreSQL"
+        refused.append(
+            f"CLOUDCODES_DATABASE_URL is a {_scheme(database_url)} URL ({kind}), which production refuses. "
+            "Set it to the PostgreSQL database every host shares, for example "
+            "postgresql://cloudcodes:secret@db.internal/cloudcodes."
+        )
+
+    smtp_url = str(config.get("SMTP_URL") or "")
+    if not smtp_url:
+        refused.append(
+            f"CLOUDCODES_SMTP_URL is not set, so every e-mail would be written to {os.path.join(instance_path, 'mail')}"
+            " and marked sent without reaching anyone. Set it to the mail server: smtp://user:password@host:587 "
+            "(STARTTLS) or smtps://user:password@host:465."
+        )
+    elif not smtp_url.startswith(("smtp://", "smtps://")):
+        refused.append(
+            f"CLOUDCODES_SMTP_URL is a {_scheme(smtp_url)} URL; it must start with smtp:// or smtps://, for "
+            "example smtps://user:password@host:465."
+        )
+
+    broker_url = str(config.get("BROKER_URL") or "")
+    if not broker_url.startswith(("redis://", "rediss://")):
+        now = (
+            f"is a {_scheme(broker_url)} URL"
+            if broker_url
+            else f"is not set, so jobs would queue in the embedded broker in {instance_path}, seen by this host only"
+        )
+        refused.append(
+            f"CLOUDCODES_BROKER_URL {now}. Production needs the task queue in Redis. Set it to a redis:// (or "
+            "rediss://) URL that the web servers, the worker and the scheduler share, for example "
+            "redis://cache.internal:6379/1."
+        )
+
+    if str(config.get("RATELIMIT_STORAGE_URL") or "memory://").startswith("memory://"):
+        refused.append(
+            "CLOUDCODES_RATELIMIT_STORAGE_URL is unset or memory://, which production refuses: with memory:// "
+            "each gunicorn worker counts requests on its own, so every rate limit is multiplied by the number "
+            "of workers. Set it to a redis:// URL, for example redis://cache.internal:6379/0, that all "
+            "workers share."
+        )
+
+    if not config.get("BILLING_PAYMENT_URL"):
+        refused.append(
+            "CLOUDCODES_BILLING_PAYMENT_URL is not set. Set it to the address of the billing system's payment "
+            "page, where /redeem sends the customer to pay."
+        )
+
+    if not config.get("SITE_URL"):
+        refused.append(
+            f"CLOUDCODES_SITE_URL is not set, so every link in an e-mail would point at {DEV_SITE_URL}. Set it to "
+            "the site's public address, for example https://partners.cloudcodes.com."
+        )
+    return refused
+
+
 def load_config(app: Any, test_config: dict[str, Any] | None) -> None:
     config = app.config
     config.update(DEFAULTS)
@@ -67,32 +148,26 @@ def load_config(app: Any, test_config: dict[str, Any] | None) -> None:
     config["ENV"] = env
     config["TESTING"] = config.get("TESTING", False) or env == "test"
 
-    secret_key = config.get("SECRET_KEY")
-    if not secret_key:
-        if env == "production":
-            raise ConfigError(
-                "CLOUDCODES_SECRET_KEY is not set. It is required outside development and tests: "
-                "set it to a long random value, for example the output of "
-                "python -c 'import secrets; print(secrets.token_hex(32))'."
-            )
-        secret_key = DEV_SECRET_KEY
-    # from_prefixed_env parses JSON, so an all-digit key arrives as a number.
-    config["SECRET_KEY"] = str(secret_key)
+    instance_path = config.get("INSTANCE_PATH")
+    if instance_path:
+        app.instance_path = os.path.abspath(os.path.expanduser(str(instance_path)))
+        config.root_path = app.instance_path  # instance_relative_config: files named relative to it
+    config["INSTANCE_PATH"] = app.instance_path
 
-    if env == "production" and not config.get("BILLING_PAYMENT_URL"):
-        raise ConfigError(
-            "CLOUDCODES_BILLING_PAYMENT_URL is not set. It is required in production: the address of the "
-            "billing system's payment page, where /redeem sends the customer to pay."
-        )
+    if env == "production":
+        refused = production_refusals(config, app.instance_path)
+        if refused:
+            count = f"{len(refused)} setting{'s' if len(refused) > 1 else ''}"
+            raise ConfigError(
+                f"The app will not start in production until {count} {'are' if len(refused) > 1 else 'is'} "
+                "fixed:\n" + "\n".join(f"- {problem}" for problem in refused)
+            )
+
+    # from_prefixed_env parses JSON, so an all-digit key arrives as a number.
+    config["SECRET_KEY"] = str(config.get("SECRET_KEY") or DEV_SECRET_KEY)
+    config["SITE_URL"] = str(config.get("SITE_URL") or DEV_SITE_URL)
 
     ratelimit_storage_url = str(config.get("RATELIMIT_STORAGE_URL") or "memory://")
-    if env == "production" and ratelimit_storage_url.startswith("memory://"):
-        raise ConfigError(
-            "CLOUDCODES_RATELIMIT_STORAGE_URL is unset or memory://, which production refuses: with memory:// "
-            "each gunicorn worker counts requests on its own, so every rate limit is multiplied by the number "
-            "of workers. Set it to a redis:// URL, for example redis://cache.internal:6379/0, that all "
-            "workers share."
-        )
     config["RATELIMIT_STORAGE_URL"] = ratelimit_storage_url
 
     database_url = config.get("DATABASE_URL") or config.get("SQLALCHEMY_DATABASE_URI")

@@ -126,6 +126,19 @@ def datetime(value: dt.datetime | None, format: str = "medium", *, locale: Local
     )
 
 
+def duration(value: dt.timedelta | None, *, locale: Locale | str | None = None) -> str:
+    """How long something took: ``under a second``, ``4 seconds``, ``2 minutes 5 seconds``, ``1 hour 3 minutes``."""
+    if value is None:
+        return NONE_TEXT
+    seconds = int(value.total_seconds())
+    if seconds < 1:
+        return "under a second"
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [(hours, "hour"), (minutes, "minute")] if hours else [(minutes, "minute"), (seconds, "second")]
+    return " ".join(plural(count, unit, locale=locale) for count, unit in parts if count)
+
+
 # --- Words --------------------------------------------------------------------------------------
 
 
@@ -176,6 +189,7 @@ FILTERS: dict[str, Any] = {
     "percent_points": percent_points,
     "date": date,
     "datetime": datetime,
+    "duration": duration,
     "plural": plural,
     "plural_word": plural_word,
     "level_name": level_name,

@@ -4,6 +4,7 @@ from cloudcodes.applications.models import ApplicationMessage, PartnerApplicatio
 from cloudcodes.audit.models import AuditEvent
 from cloudcodes.auth.models import PasswordResetToken, RecoveryCode, User
 from cloudcodes.billing.models import LedgerEntry, PayoutStatement, Product, Purchase, Refund
+from cloudcodes.jobs.models import JobRun
 from cloudcodes.mail.models import OutboxMessage
 from cloudcodes.partners.models import Partner, PartnerLevel, PartnerMembership, PartnerRequirement
 from cloudcodes.program.models import ProgramSettings, VolumeDiscountTier
@@ -15,6 +16,7 @@ __all__ = [
     "AuditEvent",
     "DomainRegistration",
     "FaqEntry",
+    "JobRun",
     "LedgerEntry",
     "OutboxMessage",
     "Partner",

@@ -79,12 +79,17 @@ def transactional(service: Callable[_Params, _Result]) -> Callable[_Params, _Res
     return wrapper
 
 
-def after_commit(callback: Callable[[], object]) -> None:
+def after_commit(callback: Callable[[], object], *, once: bool = False) -> None:
     """Run ``callback`` once the current service's work is committed (never, if it is rolled back).
 
     For work that must not share the fate of the transaction that caused it, such as the upgrade
-    check a new purchase triggers: the purchase stands even if that check fails.
+    check a new purchase triggers: the purchase stands even if that check fails. ``once``: a
+    callback already registered in this transaction is not added again (one delivery of the
+    outbox for all the e-mail a transaction queued).
     """
     if not db.session.info.get(_DEPTH_KEY):
         raise RuntimeError("after_commit() is for use inside a @transactional service.")
-    db.session.info.setdefault(_AFTER_COMMIT_KEY, []).append(callback)
+    callbacks = db.session.info.setdefault(_AFTER_COMMIT_KEY, [])
+    if once and callback in callbacks:
+        return
+    callbacks.append(callback)

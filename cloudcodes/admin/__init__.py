@@ -44,6 +44,7 @@ from cloudcodes.admin import (  # noqa: E402, F401 - the console's pages registe
     audit,
     domains,
     home,
+    jobs,
     mail,
     partners,
     payouts,

@@ -1,8 +1,10 @@
 """The mail outbox: ``queue_email`` writes a message in the caller's transaction, ``deliver_due`` sends it.
 
 Queuing never talks to a mail server, so a change and the e-mail announcing it commit (or roll
-back) together. ``flask outbox send`` delivers what is due over SMTP (``SMTP_URL``) or, when no
-server is configured, writes ``.eml`` files under ``instance/mail/``. A temporary failure (a 4xx
+back) together; once it is committed, the worker is asked for a delivery a moment later (the job
+``outbox.deliver``, ``cloudcodes.mail.tasks``, which also sweeps every minute). A delivery (the job,
+or ``flask outbox send``) sends what is due over SMTP (``SMTP_URL``) or, when no server is
+configured, writes ``.eml`` files under ``instance/mail/``. A temporary failure (a 4xx
 answer, a server that is down or slow) leaves the message queued, retried later with a growing
 pause between attempts, up to ``MAX_ATTEMPTS``; a permanent answer (5xx: no such user, message
 refused) or the last attempt marks it ``failed`` with the reason. Staff see the failed messages in
@@ -12,7 +14,9 @@ the console and may put one back in the queue (``retry_failed``).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import ipaddress
+import logging
 import smtplib
 import ssl
 import unicodedata
@@ -33,8 +37,9 @@ from sqlalchemy import Select, func, select
 from cloudcodes import clock
 from cloudcodes.audit.services import record
 from cloudcodes.extensions import db
+from cloudcodes.jobs.queue import enqueue
 from cloudcodes.mail.models import MailStatus, OutboxMessage
-from cloudcodes.services import ChangedMeanwhile, transactional
+from cloudcodes.services import ChangedMeanwhile, after_commit, transactional
 
 if TYPE_CHECKING:
     from cloudcodes.auth.models import User
@@ -53,6 +58,13 @@ MAX_ERROR_LENGTH = 500
 # Temporary failures give up at this attempt: with BACKOFF, some 43 hours after the first one, so a
 # mail server that is down for a day loses nothing, and an address that never works ends up failed.
 MAX_ATTEMPTS = 12
+# A commit that queued e-mail asks the worker for a delivery this many seconds later (the sweep
+# every minute catches up on anything this misses, such as a commit while the broker was down).
+DELIVER_AFTER_COMMIT = 2  # seconds
+
+log = logging.getLogger(__name__)
+# True while a delivery runs: what it queues itself (password resets) leaves in this very run.
+_delivering: contextvars.ContextVar[bool] = contextvars.ContextVar("cloudcodes_outbox_delivering", default=False)
 
 
 # Sent at the start of each delivery run: packages that queue their mail out of the request (the
@@ -110,7 +122,24 @@ def queue_email(
         next_attempt_at=now,
     )
     db.session.add(message)
+    _deliver_after_commit()
     return message
+
+
+def _deliver_after_commit() -> None:
+    if _delivering.get():
+        return
+    # Queued outside a service (RuntimeError): the caller commits it itself, and the next sweep sends it.
+    with contextlib.suppress(RuntimeError):
+        after_commit(request_delivery, once=True)
+
+
+def request_delivery() -> None:
+    """Ask the worker to deliver the outbox in a moment; never fails: the sweep catches up when the broker is down."""
+    try:
+        enqueue("outbox.deliver", countdown=DELIVER_AFTER_COMMIT, trigger="commit")
+    except Exception as error:  # noqa: BLE001 - the change is committed: its e-mail must not turn it into an error
+        log.warning("Could not ask for a delivery of the outbox (the next sweep will send the e-mail): %s", error)
 
 
 def _render_text(template: str, context: dict[str, Any]) -> tuple[str, str]:
@@ -295,6 +324,14 @@ def _still_queued() -> int:
 
 def deliver_due(now: datetime | None = None, limit: int = 100) -> DeliveryReport:
     """Send the queued messages that are due, oldest first, each one's outcome committed on its own."""
+    delivering = _delivering.set(True)
+    try:
+        return _deliver_due(now, limit)
+    finally:
+        _delivering.reset(delivering)
+
+
+def _deliver_due(now: datetime | None, limit: int) -> DeliveryReport:
     delivery_starting.send(current_app._get_current_object(), limit=limit)  # type: ignore[attr-defined]
     now = now or clock.now()
     settings = parse_smtp_url(current_app.config.get("SMTP_URL"))

@@ -4,6 +4,8 @@ from flask import Blueprint, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
 from cloudcodes.content import render_markdown
+from cloudcodes.extensions import db
+from cloudcodes.jobs.health import job_problems
 from cloudcodes.program.services import program_terms
 from cloudcodes.public.services import published_faq, schema_version
 
@@ -36,7 +38,15 @@ def contact() -> ResponseReturnValue:
 
 @blueprint.get("/healthz")
 def healthz() -> ResponseReturnValue:
+    """200 while the site can serve: ``ok``, or ``degraded`` with the reasons when the jobs are not running."""
     version = schema_version()
-    if version is not None:
-        return jsonify(status="ok", database="ok", schema=version), 200
-    return jsonify(status="unavailable", database="unreachable"), 503
+    if version is None:
+        return jsonify(status="unavailable", database="unreachable"), 503
+    try:
+        problems = job_problems()
+    except Exception as error:  # noqa: BLE001 - the site still serves; the answer says what could not be read
+        db.session.rollback()
+        problems = [f"the record of the job runs could not be read ({type(error).__name__}): run flask db upgrade"]
+    if problems:
+        return jsonify(status="degraded", database="ok", schema=version, reasons=problems), 200
+    return jsonify(status="ok", database="ok", schema=version), 200

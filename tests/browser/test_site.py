@@ -79,6 +79,7 @@ def test_staff_pass_two_factor_and_the_console_pages_are_accessible(page, site):
     page.get_by_role("heading", name="Staff console").wait_for()
     for path in ("/admin/", "/admin/applications?state=all", "/admin/applications/2", "/admin/partners/1",
                  "/admin/domains", "/admin/payouts", "/admin/qualification", "/admin/audit", "/admin/settings",
-                 "/admin/faq", "/admin/faq/new", "/admin/staff", "/admin/staff/1", "/admin/mail"):  # fmt: skip
+                 "/admin/faq", "/admin/faq/new", "/admin/staff", "/admin/staff/1", "/admin/mail",
+                 "/admin/jobs"):  # fmt: skip
         page.goto(path)
         assert axe_violations(page) == [], path

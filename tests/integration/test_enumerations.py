@@ -16,6 +16,7 @@ from sqlalchemy.schema import CreateTable
 from cloudcodes.auth.models import Role, User
 from cloudcodes.billing.models import AttributionRule, Channel, LedgerEntry, LedgerKind, Purchase
 from cloudcodes.extensions import db as _db
+from cloudcodes.jobs.models import JobOutcome, JobRun, JobTrigger
 from cloudcodes.mail.models import OutboxMessage
 from cloudcodes.program.terms import Level
 from tests.conftest import make_test_app
@@ -118,6 +119,7 @@ def test_the_database_refuses_a_value_that_is_no_member(app, runner):
             _db.session.add(
                 OutboxMessage(to_address="a@example.com", subject="s", text_body="t", html_body="h", template="t")
             )
+        _db.session.add(JobRun(job="outbox.deliver", trigger=JobTrigger.SCHEDULE, outcome=JobOutcome.SUCCEEDED))
         _db.session.commit()
         engine = _db.engine
         for table, column, _ in enum_columns():

@@ -481,11 +481,19 @@ def test_a_checkout_paid_on_the_test_payment_page_is_recorded_once_through_the_a
 # --- d. The test payment page's guards ----------------------------------------------------------
 
 
+# Production refuses SQLite (cloudcodes.config.production_refusals), so this one runs on PostgreSQL only.
+@pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_the_test_payment_page_is_not_served_in_production_and_refuses_a_link_the_portal_did_not_sign(
     app, client, issued, database_url, redis_url
 ):
     production = make_test_app(
-        database_url, ENV="production", BILLING_PAYMENT_URL=PRODUCTION_PAYMENT_URL, RATELIMIT_STORAGE_URL=redis_url
+        database_url,
+        ENV="production",
+        BILLING_PAYMENT_URL=PRODUCTION_PAYMENT_URL,
+        RATELIMIT_STORAGE_URL=redis_url,
+        BROKER_URL=redis_url,
+        SMTP_URL="smtp://127.0.0.1:25",  # nothing is sent here
+        SITE_URL=app.config["SITE_URL"],
     )
     try:
         assert production.config["ENV"] == "production"

@@ -41,13 +41,26 @@ import os
 
 
 def post_worker_init(worker):
+    if _base_post_worker_init is not None:
+        _base_post_worker_init(worker)
     with open({ready!r}, "a") as ready:
         ready.write(f"{{worker.pid}}\\n")
 
 
 def worker_exit(server, worker):
+    if _base_worker_exit is not None:
+        _base_worker_exit(server, worker)
     if os.getpid() == worker.pid and worker.booted and not worker.alive:  # told to stop, after its last answer
         os._exit(0)  # skips the interpreter's teardown, seconds per worker: nothing is left to write
+"""
+# With ``config_file``: that file's settings and hooks first; the two hooks above call its own.
+_INCLUDE = """\
+with open({path!r}) as _included:
+    exec(compile(_included.read(), {path!r}, "exec"))
+"""
+_NO_BASE_HOOKS = """\
+_base_post_worker_init = globals().get("post_worker_init")
+_base_worker_exit = globals().get("worker_exit")
 """
 
 
@@ -92,6 +105,8 @@ def serve(
     access_log: Path | None = None,
     preload: bool = True,
     timeout: float = 60.0,
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """Serve the app on a free loopback port with ``workers`` sync workers; yields the base URL.
 
@@ -101,6 +116,9 @@ def serve(
     second instead of an import per worker; the app opens no connection before the fork, so each
     worker still has its own connections and, with ``memory://``, its own rate-limit counts);
     ``preload=False`` builds it in each worker, as the README's production command does.
+    ``config_file`` is a gunicorn configuration to load too (the repository's ``gunicorn.conf.py``,
+    whose hooks keep /metrics counting every worker); ``env`` are more environment variables for
+    the server, such as ``PROMETHEUS_MULTIPROC_DIR``.
     """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -108,7 +126,8 @@ def serve(
     ready = root / "ready"
     error_log = root / "error.log"
     config = root / "gunicorn.conf.py"
-    config.write_text(_CONFIG.format(ready=str(ready)))
+    included = _INCLUDE.format(path=str(config_file)) if config_file is not None else ""
+    config.write_text(included + _NO_BASE_HOOKS + _CONFIG.format(ready=str(ready)))
     command = [
         sys.executable, "-m", "gunicorn", "wsgi:app", "--config", str(config), "--chdir", str(ROOT),
         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "sync",
@@ -119,7 +138,7 @@ def serve(
     process = subprocess.Popen(
         command,
         cwd=ROOT,
-        env=environment(database_url, base_url, ratelimit_storage_url, settings or {}),
+        env={**environment(database_url, base_url, ratelimit_storage_url, settings or {}), **(env or {})},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,

@@ -7,7 +7,9 @@ address with the given reply (a 5xx refuses it for good, a 4xx asks to try again
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import threading
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -35,12 +37,20 @@ class Received:
 
 
 class _Collector:
-    def __init__(self, refuse: dict[str, str] | None = None, refuse_data: str | None = None) -> None:
+    def __init__(
+        self, refuse: dict[str, str] | None = None, refuse_data: str | None = None, stall_first_rcpt: float = 0
+    ) -> None:
         self.received: list[Received] = []
         self.refuse = {address.lower(): reply for address, reply in (refuse or {}).items()}
         self.refuse_data = refuse_data
+        self.stall_first_rcpt = stall_first_rcpt
+        self.stalling = threading.Event()  # set while the first RCPT TO waits for its answer
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        if self.stall_first_rcpt:
+            seconds, self.stall_first_rcpt = self.stall_first_rcpt, 0
+            self.stalling.set()
+            await asyncio.sleep(seconds)
         reply = self.refuse.get(address.lower())
         if reply:
             return reply
@@ -62,10 +72,18 @@ class SmtpServer:
     """
 
     def __init__(
-        self, port: int | None = None, *, refuse: dict[str, str] | None = None, refuse_data: str | None = None
+        self,
+        port: int | None = None,
+        *,
+        refuse: dict[str, str] | None = None,
+        refuse_data: str | None = None,
+        stall_first_rcpt: float = 0,
     ) -> None:
+        """``stall_first_rcpt``: the first RCPT TO waits that many seconds for its answer (a sender
+        killed meanwhile delivers nothing); ``stalling`` is set once it does."""
         self.port = port or free_port()
-        self._collector = _Collector(refuse, refuse_data)
+        self._collector = _Collector(refuse, refuse_data, stall_first_rcpt)
+        self.stalling = self._collector.stalling
         self._controller: Controller | None = None
 
     @property
