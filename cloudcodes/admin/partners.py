@@ -176,7 +176,7 @@ def _render_detail(
 
     today = clock.today()
     terms = program_terms()
-    facts, unmet = progress(partner, today)
+    facts, waiting, unmet = progress(partner, today)
     records = [LevelRecord(r.level, r.effective_from, r.protected_until) for r in partner.levels]
     now = level_on(records, today)
     requirements = sorted(
@@ -190,6 +190,7 @@ def _render_detail(
         today=today,
         terms=terms,
         facts=facts,
+        waiting=waiting,
         unmet=unmet,
         checklist=_checklist(facts, terms),
         level_now=now,

@@ -25,7 +25,9 @@ def index() -> ResponseReturnValue:
     today = clock.today()
     level = level_record_on(membership.partner_id, today) if membership else None
     upcoming = None
-    facts = unmet = None
+    facts = None
+    waiting: list[str] = []
+    unmet: list[str] = []
     if membership:
         # The next level record already written (an upgrade from the first of next month, or the
         # annual run's change from 1 January): the notice the partner was e-mailed, shown here too.
@@ -36,7 +38,7 @@ def index() -> ResponseReturnValue:
             .limit(1)
         )
         if level is not None and level.level == RESELLER and membership.partner.is_active:
-            facts, unmet = progress(membership.partner, today)
+            facts, waiting, unmet = progress(membership.partner, today)
     return render_template(
         "dashboard/index.html",
         terms=program_terms(),
@@ -44,6 +46,7 @@ def index() -> ResponseReturnValue:
         level=level,
         upcoming=upcoming,
         facts=facts,
+        waiting=waiting,
         unmet=unmet,
         today=today,
     )

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -78,29 +78,51 @@ class RequirementFacts:
     revenue: Money
 
 
-def unmet_premier_requirements(facts: RequirementFacts, terms: ProgramTerms) -> list[str]:
-    """The Premier requirements not met, in words; empty when the partner qualifies."""
+@dataclass(frozen=True, slots=True)
+class UnmetRequirement:
+    kind: str  # the requirement's kind (cloudcodes.partners.models.RequirementKind's value)
+    text: str  # what is missing, in words
+
+
+def unmet_premier_items(facts: RequirementFacts, terms: ProgramTerms) -> list[UnmetRequirement]:
+    """The Premier requirements not met, each with its kind; empty when the partner qualifies."""
     unmet = []
     if not facts.workspace_reseller:
-        unmet.append("Google Workspace reseller status verified")
+        unmet.append(UnmetRequirement("workspace_reseller", "Google Workspace reseller status verified"))
     if not facts.sales_team:
-        unmet.append("a sales team")
+        unmet.append(UnmetRequirement("sales_team", "a sales team"))
     if not facts.technical_team:
-        unmet.append("a technical team")
+        unmet.append(UnmetRequirement("technical_team", "a technical team"))
     if facts.revenue.minor < terms.premier_revenue_commitment.minor:
         short = terms.premier_revenue_commitment - facts.revenue
-        unmet.append(
-            f"{formatting.money(short)} more net revenue (of {formatting.money(terms.premier_revenue_commitment)})"
-        )
+        commitment = formatting.money(terms.premier_revenue_commitment)
+        unmet.append(UnmetRequirement("revenue", f"{formatting.money(short)} more net revenue (of {commitment})"))
     if facts.trained_sales_staff < terms.premier_trained_sales_staff:
-        unmet.append(f"{terms.premier_trained_sales_staff - facts.trained_sales_staff} more trained sales staff")
+        more = terms.premier_trained_sales_staff - facts.trained_sales_staff
+        unmet.append(UnmetRequirement("trained_sales_staff", f"{more} more trained sales staff"))
     if not facts.joint_business_plan:
-        unmet.append("an approved joint business plan for the year")
+        unmet.append(UnmetRequirement("joint_business_plan", "an approved joint business plan for the year"))
     if not facts.website_product_page:
-        unmet.append("a verified web-site page with the CloudCodes product")
+        unmet.append(UnmetRequirement("website_product_page", "a verified web-site page with the CloudCodes product"))
     if not facts.joint_marketing_campaign:
-        unmet.append("an approved joint marketing campaign this year")
+        unmet.append(UnmetRequirement("joint_marketing_campaign", "an approved joint marketing campaign this year"))
     return unmet
+
+
+def unmet_premier_requirements(facts: RequirementFacts, terms: ProgramTerms) -> list[str]:
+    """The Premier requirements not met, in words; empty when the partner qualifies."""
+    return [item.text for item in unmet_premier_items(facts, terms)]
+
+
+def split_declared(unmet: Sequence[UnmetRequirement], declared: Collection[str]) -> tuple[list[str], list[str]]:
+    """The unmet requirements the partner has declared (waiting for its manager to verify them), and the rest.
+
+    A declared requirement is not met until it is verified, but it is not missing either: the partner
+    has done its part (an application's sales and technical teams, its Workspace reseller id).
+    """
+    waiting = [item.text for item in unmet if item.kind in declared]
+    missing = [item.text for item in unmet if item.kind not in declared]
+    return waiting, missing
 
 
 def meets_premier(facts: RequirementFacts, terms: ProgramTerms) -> bool:

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from cloudcodes import clock, formatting
@@ -30,7 +30,8 @@ from cloudcodes.partners.levels import (
     level_on,
     mid_year_upgrade,
     months_late,
-    unmet_premier_requirements,
+    split_declared,
+    unmet_premier_items,
 )
 from cloudcodes.partners.models import (
     MemberRole,
@@ -111,11 +112,19 @@ def histories(partner_ids: list[int] | None = None) -> dict[int, list[LevelRecor
     return result
 
 
-def progress(partner: Partner, as_of: date | None = None) -> tuple[RequirementFacts, list[str]]:
-    """This year's facts so far and the Premier requirements still missing."""
+def progress(partner: Partner, as_of: date | None = None) -> tuple[RequirementFacts, list[str], list[str]]:
+    """This year's facts so far, the Premier requirements declared but not yet verified, and those missing."""
     as_of = as_of or clock.today()
     facts = facts_by_partner([partner.id], date(as_of.year, 1, 1), as_of)[partner.id]
-    return facts, unmet_premier_requirements(facts, program_terms())
+    declared = db.session.scalars(
+        select(PartnerRequirement.kind).where(
+            PartnerRequirement.partner_id == partner.id,
+            PartnerRequirement.verified_at.is_(None),
+            or_(PartnerRequirement.year.is_(None), PartnerRequirement.year == as_of.year),
+        )
+    ).all()
+    waiting, missing = split_declared(unmet_premier_items(facts, program_terms()), {str(kind) for kind in declared})
+    return facts, waiting, missing
 
 
 # --- Changes --------------------------------------------------------------------------------------

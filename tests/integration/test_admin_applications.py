@@ -418,6 +418,36 @@ def test_approving_a_reseller_application_creates_the_partner(app, reviewer, man
     assert partner_label in html and "Level approved" in html
 
 
+def test_what_the_application_declared_waits_for_verification_instead_of_being_missing(app, reviewer, manager):
+    """#13: a new partner whose application declared its teams was told "Still missing: a sales team"."""
+    application = create_application(app)
+    act(reviewer, application, "assign", {"assign-manager": str(manager.id)})
+    act(
+        reviewer,
+        application,
+        "approve",
+        {"approve-level": "reseller", "approve-manager": "", "approve-note": "", "approve-confirm": "y"},
+    )
+    link = re.search(r"https?://\S+(/reset-password/\S+)", mails(app, "partner_invitation")[-1].text_body).group(1)
+    owner = app.test_client()
+    passphrase = {"new_password": "our new partner passphrase", "confirm_password": "our new partner passphrase"}
+    assert submit(owner, link, passphrase).status_code == 303
+
+    page = owner.get("/dashboard/").get_data(as_text=True)
+    waiting = page.split("Declared, waiting for verification", 1)[1].split("</ul>", 1)[0]
+    assert "a sales team" in waiting and "a technical team" in waiting
+    assert "Google Workspace reseller status verified" in waiting
+    missing = page.split("Still missing", 1)[1].split("</ul>", 1)[0]
+    assert "a sales team" not in missing and "a technical team" not in missing
+    assert "more net revenue" in missing
+
+    with app.app_context():
+        partner_id = _db.session.scalar(select(Partner.id))
+    console = reviewer.get(f"/admin/partners/{partner_id}").get_data(as_text=True)
+    declared = "Declared, waiting for verification:</strong> Google Workspace reseller status verified; a sales team"
+    assert declared in console
+
+
 def test_a_reseller_application_cannot_be_approved_as_premier(app, reviewer, manager):
     application = create_application(app)
     response = act(

@@ -11,8 +11,11 @@ from cloudcodes.partners.levels import (
     annual_change,
     annual_level,
     level_on,
+    meets_premier,
     mid_year_upgrade,
     protected_until,
+    split_declared,
+    unmet_premier_items,
     unmet_premier_requirements,
     upgrade_effective_date,
 )
@@ -87,6 +90,14 @@ def test_no_upgrade_while_a_requirement_is_missing_and_the_reasons_say_which():
     unmet = unmet_premier_requirements(short, TERMS)
     assert "$5,000.00 more net revenue (of $25,000.00)" in unmet
     assert "1 more trained sales staff" in unmet
+
+
+def test_declared_requirements_wait_for_verification_and_are_not_counted_as_missing():
+    unverified = facts(revenue=0, sales_team=False, technical_team=False, workspace_reseller=False)
+    waiting, missing = split_declared(unmet_premier_items(unverified, TERMS), {"sales_team", "technical_team"})
+    assert waiting == ["a sales team", "a technical team"]
+    assert "Google Workspace reseller status verified" in missing and "a sales team" not in missing
+    assert not meets_premier(unverified, TERMS), "declared is not verified: no upgrade on the partner's word"
 
 
 def test_no_second_upgrade_once_premier_or_scheduled():
