@@ -19,6 +19,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from cloudcodes.partners.access import Area, may_open
 from cloudcodes.partners.services import membership_of
 from cloudcodes.services import ChangedMeanwhile, ServiceError
 
@@ -49,12 +50,15 @@ def two_factor_verified() -> bool:
 
 def partner_required(
     landing: str | None = None,
+    *,
+    area: Area,
 ) -> Callable[[Callable[..., ResponseReturnValue]], Callable[..., ResponseReturnValue]]:
     """Logged-in members of a partner only; the view receives the partner as its first argument.
 
     Staff have the console instead: a GET is sent there. A user without a partner sees the
     ``landing`` template (rendered with ``partner=None``) on a GET, when the page has one, and 404
-    otherwise: another partner's records are never confirmed to exist.
+    otherwise: another partner's records are never confirmed to exist. A member whose role may not
+    open the page's ``area`` (``partners.access``) gets 404 too, on every method.
     """
 
     def decorate(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
@@ -68,6 +72,8 @@ def partner_required(
             if membership is None:
                 if landing is not None and request.method == "GET":
                     return render_template(landing, partner=None)
+                abort(404)
+            if not may_open(membership.role, area):
                 abort(404)
             return view(membership.partner, *args, **kwargs)
 

@@ -1,7 +1,8 @@
 """Partners in the staff console: the list, one partner's page, and its manager's actions on requirements.
 
-Every staff member may look; acting (verifying, recording a plan, a page, a campaign or a training)
-is for the partner's channel sales manager or an admin (``may_manage``), anyone else gets a 403.
+Every staff member may look; acting (verifying, recording a plan, a page, a campaign or a training;
+suspending and reactivating the partner, through ``cloudcodes.partners.services``) is for the
+partner's channel sales manager or an admin (``may_manage``), anyone else gets a 403.
 Each action is a thin view: the form, then ``cloudcodes.qualification.requirements`` (which owns the
 transaction, the audit event and the upgrade check), then a flash (with the upgrade it triggered,
 if any) and a 303 back to the partner. A refusal the service names a field for is shown next to it.
@@ -27,6 +28,8 @@ from cloudcodes.admin.forms.partners import (
     CampaignForm,
     PartnerFilterForm,
     ProductPageForm,
+    ReactivateForm,
+    SuspendForm,
     TrainingForm,
     UnverifyForm,
     VerifyForm,
@@ -36,7 +39,7 @@ from cloudcodes.extensions import db
 from cloudcodes.money import Money
 from cloudcodes.partners.levels import LevelRecord, RequirementFacts, level_on
 from cloudcodes.partners.models import Partner, PartnerMembership, PartnerRequirement, RequirementKind
-from cloudcodes.partners.services import level_on_column
+from cloudcodes.partners.services import level_on_column, may_manage, reactivate_partner, suspend_partner
 from cloudcodes.program.services import program_terms
 from cloudcodes.program.terms import LEVEL_NAMES, ProgramTerms
 from cloudcodes.qualification.requirements import (
@@ -44,7 +47,6 @@ from cloudcodes.qualification.requirements import (
     add_campaign,
     add_product_page,
     mark_sales_training,
-    may_manage,
     unverify,
     verify,
 )
@@ -214,6 +216,8 @@ def _render_detail(
         plan_form=plan_form,
         page_form=pick(("page", None), ProductPageForm(prefix="page", formdata=None)),
         campaign_form=pick(("campaign", None), CampaignForm(prefix="campaign", formdata=None)),
+        suspend_form=pick(("suspend", None), SuspendForm(prefix="suspend", formdata=None)),
+        reactivate_form=pick(("reactivate", None), ReactivateForm(prefix="reactivate", formdata=None)),
     ), status
 
 
@@ -364,3 +368,29 @@ def partner_member_training(partner_id: int, membership_id: int) -> ResponseRetu
         return _changes(f"{who}'s sales training date is cleared.", lines)
 
     return _act(partner, ("training", membership_id), form, perform)
+
+
+@blueprint.post("/partners/<int:partner_id>/suspend")
+def partner_suspend(partner_id: int) -> ResponseReturnValue:
+    partner = _managed_partner_or_404(partner_id)
+    name = partner.name
+    form = SuspendForm(prefix="suspend")
+
+    def perform() -> list[str]:
+        suspend_partner(partner, form.reason.data or "", by=current_staff())
+        return [f"{name} is suspended: its codes and registrations do not earn commission until you reactivate it."]
+
+    return _act(partner, ("suspend", None), form, perform)
+
+
+@blueprint.post("/partners/<int:partner_id>/reactivate")
+def partner_reactivate(partner_id: int) -> ResponseReturnValue:
+    partner = _managed_partner_or_404(partner_id)
+    name = partner.name
+    form = ReactivateForm(prefix="reactivate")
+
+    def perform() -> list[str]:
+        reactivate_partner(partner, by=current_staff())
+        return [f"{name} is active again: its codes and registrations earn commission again."]
+
+    return _act(partner, ("reactivate", None), form, perform, refusal="flash")

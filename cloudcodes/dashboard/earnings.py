@@ -22,6 +22,7 @@ from cloudcodes.billing.services import refund_totals
 from cloudcodes.dashboard.views import blueprint
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
+from cloudcodes.partners.access import Area
 from cloudcodes.partners.models import Partner
 from cloudcodes.program.services import program_terms
 from cloudcodes.referrals.domains import display_domain
@@ -70,7 +71,7 @@ def _totals(partner: Partner) -> dict[str, Money]:
 
 
 @blueprint.get("/earnings")
-@partner_required("dashboard/earnings.html")
+@partner_required("dashboard/earnings.html", area=Area.MONEY)
 def earnings(partner: Partner) -> ResponseReturnValue:
     page_number = max(request.args.get("page", 1, type=int) or 1, 1)
     purchases = db.paginate(
@@ -114,7 +115,7 @@ def earnings(partner: Partner) -> ResponseReturnValue:
 
 
 @blueprint.get("/earnings/ledger.csv")
-@partner_required()
+@partner_required(area=Area.MONEY)
 def earnings_ledger_csv(partner: Partner) -> ResponseReturnValue:
     entries = db.session.scalars(
         select(LedgerEntry)
@@ -126,7 +127,7 @@ def earnings_ledger_csv(partner: Partner) -> ResponseReturnValue:
 
 
 @blueprint.get("/earnings/statements/<int:statement_id>.csv")
-@partner_required()
+@partner_required(area=Area.MONEY)
 def earnings_statement_csv(partner: Partner, statement_id: int) -> ResponseReturnValue:
     statement = db.session.scalar(
         select(PayoutStatement)

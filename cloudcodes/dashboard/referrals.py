@@ -25,6 +25,7 @@ from sqlalchemy.orm import selectinload
 from cloudcodes import clock, formatting
 from cloudcodes.dashboard.views import blueprint
 from cloudcodes.extensions import db
+from cloudcodes.partners.access import Area
 from cloudcodes.partners.models import Partner
 from cloudcodes.program.services import program_terms
 from cloudcodes.referrals.codes import CodeError, parse_code, search_fragment
@@ -313,13 +314,13 @@ def _back_url(filters: Filters, *, anchor: str | None = None, with_page: bool = 
 
 
 @blueprint.get("/referrals")
-@partner_required("dashboard/referrals.html")
+@partner_required("dashboard/referrals.html", area=Area.CODES)
 def referrals(partner: Partner) -> ResponseReturnValue:
     return _render(partner, _filters())
 
 
 @blueprint.post("/referrals/registrations")
-@partner_required("dashboard/referrals.html")
+@partner_required("dashboard/referrals.html", area=Area.CODES)
 def referrals_register(partner: Partner) -> ResponseReturnValue:
     filters = _filters()
     form = RegisterDomainForm()
@@ -363,7 +364,7 @@ def _act(partner: Partner, prefix: str, form: FlaskForm, perform: Callable[[], t
 
 
 @blueprint.post("/referrals/registrations/<int:registration_id>/renew")
-@partner_required("dashboard/referrals.html")
+@partner_required("dashboard/referrals.html", area=Area.CODES)
 def referrals_renew(partner: Partner, registration_id: int) -> ResponseReturnValue:
     registration = _registration_or_404(partner, registration_id)
     prefix = f"renew-{registration.id}"
@@ -377,7 +378,7 @@ def referrals_renew(partner: Partner, registration_id: int) -> ResponseReturnVal
 
 
 @blueprint.post("/referrals/registrations/<int:registration_id>/release")
-@partner_required("dashboard/referrals.html")
+@partner_required("dashboard/referrals.html", area=Area.CODES)
 def referrals_release(partner: Partner, registration_id: int) -> ResponseReturnValue:
     registration = _registration_or_404(partner, registration_id)
     prefix = f"release-{registration.id}"
@@ -394,7 +395,7 @@ def referrals_release(partner: Partner, registration_id: int) -> ResponseReturnV
 
 
 @blueprint.post("/referrals/registrations/<int:registration_id>/codes")
-@partner_required("dashboard/referrals.html")
+@partner_required("dashboard/referrals.html", area=Area.CODES)
 def referrals_generate_code(partner: Partner, registration_id: int) -> ResponseReturnValue:
     registration = _registration_or_404(partner, registration_id)
     prefix = f"generate-{registration.id}"
@@ -411,7 +412,7 @@ def referrals_generate_code(partner: Partner, registration_id: int) -> ResponseR
 
 
 @blueprint.post("/referrals/codes/<int:code_id>/revoke")
-@partner_required("dashboard/referrals.html")
+@partner_required("dashboard/referrals.html", area=Area.CODES)
 def referrals_revoke_code(partner: Partner, code_id: int) -> ResponseReturnValue:
     code = _code_or_404(partner, code_id)
     prefix = f"revoke-{code.id}"

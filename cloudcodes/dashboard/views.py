@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from cloudcodes import clock
 from cloudcodes.extensions import db
+from cloudcodes.partners.access import Area, areas_of
 from cloudcodes.partners.models import PartnerLevel
 from cloudcodes.partners.services import level_record_on, membership_of
 from cloudcodes.program.services import program_terms
@@ -28,6 +29,8 @@ def index() -> ResponseReturnValue:
     facts = None
     waiting: list[str] = []
     unmet: list[str] = []
+    # What the member's role may open: the links shown, and whether money figures are.
+    areas = areas_of(membership.role) if membership else frozenset()
     if membership:
         # The next level record already written (an upgrade from the first of next month, or the
         # annual run's change from 1 January): the notice the partner was e-mailed, shown here too.
@@ -37,7 +40,9 @@ def index() -> ResponseReturnValue:
             .order_by(PartnerLevel.effective_from)
             .limit(1)
         )
-        if level is not None and level.level == RESELLER and membership.partner.is_active:
+        # The progress to Premier is about revenue (its figures and what is still missing): money, so
+        # only for the roles that see money.
+        if Area.MONEY in areas and level is not None and level.level == RESELLER and membership.partner.is_active:
             facts, waiting, unmet = progress(membership.partner, today)
     return render_template(
         "dashboard/index.html",
@@ -49,6 +54,8 @@ def index() -> ResponseReturnValue:
         waiting=waiting,
         unmet=unmet,
         today=today,
+        areas=areas,
+        Area=Area,
     )
 
 

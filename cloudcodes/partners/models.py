@@ -65,6 +65,9 @@ class Partner(db.Model):
     status: Mapped[PartnerStatus] = enum_column(
         PartnerStatus, name="known_status", length=20, default=PartnerStatus.ACTIVE
     )
+    # Why and since when the partner is suspended (both empty while it is active); the audit log keeps the history.
+    suspension_reason: Mapped[str | None] = mapped_column(Text)
+    suspended_at: Mapped[datetime | None]
     channel_manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     # The application it was approved from: unique, so one application can never make two partners.
     application_id: Mapped[int | None] = mapped_column(ForeignKey("partner_applications.id"), unique=True)

@@ -1,4 +1,4 @@
-"""Partner organisations: creating them, their members and the level in force on a date."""
+"""Partner organisations: creating them, their members, the level in force on a date, suspending them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import ScalarSelect, Select, select
 
 from cloudcodes import clock
-from cloudcodes.auth.models import User
+from cloudcodes.audit.services import record
+from cloudcodes.auth.models import Role, User
 from cloudcodes.extensions import db
 from cloudcodes.partners.models import (
     MemberRole,
@@ -16,9 +17,11 @@ from cloudcodes.partners.models import (
     PartnerLevel,
     PartnerMembership,
     PartnerRequirement,
+    PartnerStatus,
     RequirementKind,
 )
 from cloudcodes.program.terms import Level
+from cloudcodes.services import ChangedMeanwhile, ServiceError, transactional
 
 
 def create_partner(
@@ -88,3 +91,64 @@ def level_on_column(day: date) -> ScalarSelect[Any]:
         .correlate(Partner)
         .scalar_subquery()
     )
+
+
+# --- Suspension -----------------------------------------------------------------------------------
+# A suspended partner's codes and registrations stop attributing (``check_code`` answers
+# ``partner_suspended`` and ``attribute`` passes its registrations and earlier purchases by); its
+# users keep reading their history and statements. Reactivating restores all of it.
+
+
+class PartnerStatusError(ServiceError):
+    pass
+
+
+class PartnerStatusChanged(ChangedMeanwhile):
+    """Suspending a suspended partner, reactivating an active one: someone acted first."""
+
+
+class NotPartnersManager(PermissionError):
+    """Someone other than the partner's channel sales manager (or an admin) suspending or reactivating it."""
+
+
+def may_manage(user: User, partner: Partner) -> bool:
+    """Whether ``user`` may change ``partner`` in the console: an admin, or the manager it is assigned to."""
+    return user.role == Role.ADMIN or (user.role == Role.MANAGER and partner.channel_manager_id == user.id)
+
+
+def _guard_manager(user: User, partner: Partner) -> None:
+    if not may_manage(user, partner):
+        raise NotPartnersManager("Only the partner's channel sales manager (or an admin) can suspend or reactivate it.")
+
+
+def _state(partner: Partner) -> dict[str, str | None]:
+    return {"status": str(partner.status), "reason": partner.suspension_reason}
+
+
+@transactional
+def suspend_partner(partner: Partner, reason: str, *, by: User) -> None:
+    _guard_manager(by, partner)
+    reason = reason.strip()
+    if not reason:
+        raise PartnerStatusError("Say why the partner is suspended; its users see the reason.", "reason")
+    if partner.status == PartnerStatus.SUSPENDED:
+        raise PartnerStatusChanged(
+            f"{partner.name} is already suspended; reactivate it first to suspend it again.", code="already_suspended"
+        )
+    before = _state(partner)
+    partner.status = PartnerStatus.SUSPENDED
+    partner.suspension_reason = reason
+    partner.suspended_at = clock.now()
+    record("partner.suspended", actor=by, target=partner, details={"before": before, "after": _state(partner)})
+
+
+@transactional
+def reactivate_partner(partner: Partner, *, by: User) -> None:
+    _guard_manager(by, partner)
+    if partner.status == PartnerStatus.ACTIVE:
+        raise PartnerStatusChanged(f"{partner.name} is already active.", code="already_active")
+    before = _state(partner)
+    partner.status = PartnerStatus.ACTIVE
+    partner.suspension_reason = None
+    partner.suspended_at = None
+    record("partner.reactivated", actor=by, target=partner, details={"before": before, "after": _state(partner)})

@@ -6,10 +6,11 @@ from datetime import date
 
 from cloudcodes import clock
 from cloudcodes.audit.services import record
-from cloudcodes.auth.models import Role, User
+from cloudcodes.auth.models import User
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
 from cloudcodes.partners.models import Partner, PartnerMembership, PartnerRequirement, RequirementKind
+from cloudcodes.partners.services import may_manage
 from cloudcodes.qualification.services import ChangeLine, check_upgrade
 from cloudcodes.services import ServiceError, transactional
 
@@ -20,10 +21,6 @@ class RequirementError(ServiceError):
 
 class NotYourPartner(PermissionError):
     """A manager acting on a partner managed by someone else."""
-
-
-def may_manage(user: User, partner: Partner) -> bool:
-    return user.role == Role.ADMIN or (user.role == Role.MANAGER and partner.channel_manager_id == user.id)
 
 
 def _guard(user: User, partner: Partner) -> None:

@@ -60,6 +60,7 @@ PURE_RULE_MODULES = [
     "applications.states",
     "auth.passwords",
     "billing.commission",
+    "partners.access",
     "partners.levels",
     "program.terms",
     "referrals.codes",

@@ -35,6 +35,28 @@ class PartnerFilterForm(PortalForm):
     mine = BooleanField("Only the partners I manage")
 
 
+# --- Suspension -------------------------------------------------------------------------------
+
+
+class SuspendForm(PortalForm):
+    reason = TextAreaField(
+        "Why the partner is suspended",
+        validators=[
+            DataRequired("Say why the partner is suspended; its users see the reason."),
+            Length(max=2000, message="Keep the reason under 2,000 characters."),
+        ],
+        description="Shown to the partner's users on their dashboard, and kept in the audit log.",
+    )
+    confirm = BooleanField(
+        "I understand: its codes and registrations stop earning commission until it is reactivated",
+        validators=[DataRequired("Tick the box to confirm the suspension.")],
+    )
+
+
+class ReactivateForm(PortalForm):
+    """Only the CSRF token: the partner is in the address."""
+
+
 # --- Requirements -----------------------------------------------------------------------------
 
 
