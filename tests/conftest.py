@@ -166,6 +166,27 @@ def app(database_url: str) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def seeded_app(request, tmp_path: Path, postgres_server: str | None, database_url: str) -> Iterator[Flask]:
+    """An app on a database of its own (same engine as ``database_url``), migrated and seeded: for
+    tests that move its migrations down and up again, which a template's clone must not share."""
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path}/seeded.db"
+    else:
+        name = f"cc_seeded_{os.getpid()}_{next(_database_numbers)}"
+        pg.drop_database(postgres_server, name)
+        url = pg.create_database(postgres_server, name)
+        request.addfinalizer(lambda: pg.drop_database(postgres_server, name))
+    application = make_test_app(url)
+    with application.app_context():
+        upgrade()
+    assert application.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    yield application
+    with application.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture
 def client(app: Flask):
     return app.test_client()
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from cloudcodes import clock
 from cloudcodes.extensions import db
@@ -54,7 +55,11 @@ def job_problems() -> list[str]:
     broker = broker_problem()
     if broker:
         problems.append(broker)
-    scheduler = scheduler_problem()
+    try:
+        scheduler = scheduler_problem()
+    except SQLAlchemyError as error:  # the site still serves; the answer says what could not be read
+        db.session.rollback()
+        scheduler = f"the record of the job runs could not be read ({type(error).__name__}): run flask db upgrade"
     if scheduler:
         problems.append(scheduler)
     return problems

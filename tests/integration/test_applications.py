@@ -1,7 +1,6 @@
 """The applicant's side, through the pages: apply, follow the status link, answer, withdraw, get invited."""
 
 import html
-import os
 import re
 import threading
 from datetime import timedelta
@@ -19,7 +18,6 @@ from cloudcodes.audit.models import AuditEvent
 from cloudcodes.extensions import db as _db
 from cloudcodes.mail.models import OutboxMessage
 from cloudcodes.partners.models import Partner
-from tests.conftest import make_test_app
 from tests.factories import StaffFactory
 from tests.support.web import csrf_token, submit
 
@@ -437,30 +435,8 @@ def test_a_field_that_cannot_be_read_gets_its_own_message_and_no_rule_beside_it(
     assert listed == ["website", "sales_team_size", "committed_revenue"]
 
 
-@pytest.fixture
-def migrated_app(request, tmp_path, postgres_server, database_url):
-    """An app on its own empty database (same engine as ``database_url``), migrated and seeded."""
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path}/countries.db"
-    else:
-        from tests.support.postgres import create_database, drop_database
-
-        name = f"cc_countries_{os.getpid()}"
-        drop_database(postgres_server, name)
-        url = create_database(postgres_server, name)
-        request.addfinalizer(lambda: drop_database(postgres_server, name))
-    app = make_test_app(url)
-    with app.app_context():
-        upgrade()
-    assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
-    yield app
-    with app.app_context():
-        _db.session.remove()
-        _db.engine.dispose()
-
-
-def test_the_migration_gives_stored_countries_cldrs_names(migrated_app):
-    with migrated_app.app_context():
+def test_the_migration_gives_stored_countries_cldrs_names(seeded_app):
+    with seeded_app.app_context():
         downgrade(revision="0010")
         with _db.engine.begin() as connection:
             connection.execute(text("UPDATE partner_applications SET country = 'Czech Republic'"))

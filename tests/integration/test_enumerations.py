@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +17,6 @@ from cloudcodes.extensions import db as _db
 from cloudcodes.jobs.models import JobOutcome, JobRun, JobTrigger
 from cloudcodes.mail.models import OutboxMessage
 from cloudcodes.program.terms import Level
-from tests.conftest import make_test_app
 
 BEFORE_ENUMS = "0006"  # the last revision whose levels on purchases and approvals were unchecked
 WITH_ENUMS = "0007"  # compared as it leaves the data: later migrations add columns of their own
@@ -149,28 +146,6 @@ def test_attributes_hold_members_and_refuse_other_strings(db):
 
 
 # --- The migration -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def seeded_app(request, tmp_path, postgres_server, database_url) -> Iterator[Any]:
-    """An app on its own empty database (same engine as ``database_url``), migrated and seeded."""
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path}/enums.db"
-    else:
-        from tests.support.postgres import create_database, drop_database
-
-        name = f"cc_enums_{os.getpid()}"
-        drop_database(postgres_server, name)
-        url = create_database(postgres_server, name)
-        request.addfinalizer(lambda: drop_database(postgres_server, name))
-    app = make_test_app(url)
-    with app.app_context():
-        upgrade()
-    assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
-    yield app
-    with app.app_context():
-        _db.session.remove()
-        _db.engine.dispose()
 
 
 def test_the_migration_keeps_the_data_both_ways_and_checks_the_levels(seeded_app):
