@@ -119,6 +119,7 @@ def register_commands(app: Flask) -> None:
     from cloudcodes.billing.cli import checkouts_cli
     from cloudcodes.demo import demo_cli
     from cloudcodes.mail.cli import outbox_cli
+    from cloudcodes.partners.cli import payout_keys_cli
     from cloudcodes.qualification.cli import program_cli
     from cloudcodes.referrals.cli import domains_cli
 
@@ -128,6 +129,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(domains_cli)
     app.cli.add_command(program_cli)
     app.cli.add_command(checkouts_cli)
+    app.cli.add_command(payout_keys_cli)
 
 
 def register_subscribers() -> None:

@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from cloudcodes.crypto import BadKey, derive_key, parse_keys
+
 ENVIRONMENTS = ("production", "development", "test")
 DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105 - never used in production
 DEV_SITE_URL = "http://127.0.0.1:5000"  # flask run's own address; production must say its own
@@ -40,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     # Who may read /metrics: comma-separated networks.
     "METRICS_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
     "SENTRY_DSN": None,  # set: errors are reported to Sentry
+    # Fernet keys for bank numbers and tax IDs, comma-separated (the first encrypts, all decrypt); derived
+    # from SECRET_KEY outside production when unset.
+    "PAYOUT_ENCRYPTION_KEY": None,
     "LOG_FORMAT": None,  # "json" or "text"; unset: JSON in production, text otherwise
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
@@ -126,6 +131,20 @@ def production_refusals(config: Any, instance_path: str) -> list[str]:
             "page, where /redeem sends the customer to pay."
         )
 
+    payout_key = config.get("PAYOUT_ENCRYPTION_KEY")
+    if not payout_key:
+        refused.append(
+            "CLOUDCODES_PAYOUT_ENCRYPTION_KEY is not set. It encrypts the partners' bank account numbers and tax "
+            "IDs in the database. Set it to a Fernet key, for example the output of python -c 'from "
+            "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())', and keep it with the "
+            "database's backups: without it they cannot be read."
+        )
+    else:
+        try:
+            parse_keys(payout_key)
+        except BadKey as error:
+            refused.append(str(error))
+
     if not config.get("SITE_URL"):
         refused.append(
             f"CLOUDCODES_SITE_URL is not set, so every link in an e-mail would point at {DEV_SITE_URL}. Set it to "
@@ -166,6 +185,12 @@ def load_config(app: Any, test_config: dict[str, Any] | None) -> None:
     # from_prefixed_env parses JSON, so an all-digit key arrives as a number.
     config["SECRET_KEY"] = str(config.get("SECRET_KEY") or DEV_SECRET_KEY)
     config["SITE_URL"] = str(config.get("SITE_URL") or DEV_SITE_URL)
+    try:
+        payout_keys = parse_keys(config.get("PAYOUT_ENCRYPTION_KEY"))
+    except BadKey as error:
+        raise ConfigError(str(error)) from None
+    # The parsed list (the first key encrypts): outside production, one derived from the secret key when unset.
+    config["PAYOUT_ENCRYPTION_KEYS"] = payout_keys or (derive_key(config["SECRET_KEY"]),)
 
     ratelimit_storage_url = str(config.get("RATELIMIT_STORAGE_URL") or "memory://")
     config["RATELIMIT_STORAGE_URL"] = ratelimit_storage_url

@@ -6,7 +6,14 @@ from cloudcodes.auth.models import PasswordResetToken, RecoveryCode, User
 from cloudcodes.billing.models import LedgerEntry, PayoutStatement, Product, Purchase, Refund
 from cloudcodes.jobs.models import JobRun
 from cloudcodes.mail.models import OutboxMessage
-from cloudcodes.partners.models import Partner, PartnerLevel, PartnerMembership, PartnerRequirement
+from cloudcodes.partners.console_models import EmailChange, PartnerNote
+from cloudcodes.partners.models import (
+    Partner,
+    PartnerLevel,
+    PartnerMembership,
+    PartnerPayoutDetails,
+    PartnerRequirement,
+)
 from cloudcodes.program.models import ProgramSettings, VolumeDiscountTier
 from cloudcodes.public.models import FaqEntry
 from cloudcodes.referrals.models import DomainRegistration, ReferralCode
@@ -15,6 +22,7 @@ __all__ = [
     "ApplicationMessage",
     "AuditEvent",
     "DomainRegistration",
+    "EmailChange",
     "FaqEntry",
     "JobRun",
     "LedgerEntry",
@@ -23,6 +31,8 @@ __all__ = [
     "PartnerApplication",
     "PartnerLevel",
     "PartnerMembership",
+    "PartnerNote",
+    "PartnerPayoutDetails",
     "PartnerRequirement",
     "PasswordResetToken",
     "PayoutStatement",

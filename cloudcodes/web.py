@@ -19,16 +19,20 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from cloudcodes.auth.models import Role
+from cloudcodes.extensions import db
 from cloudcodes.partners.access import Area, may_open
-from cloudcodes.partners.services import membership_of
+from cloudcodes.partners.models import Partner
+from cloudcodes.partners.services import may_manage, membership_of
 from cloudcodes.services import ChangedMeanwhile, ServiceError
 
 if TYPE_CHECKING:
     from cloudcodes.auth.models import User
-    from cloudcodes.partners.models import Partner
 
 # The session key set once the second factor was checked at this login: the console requires it.
 TWO_FACTOR_VERIFIED = "two_factor_verified"
+# The session key holding the id of the partner a staff member views the dashboard of, read-only.
+VIEWING_AS = "viewing_as_partner"
 
 
 def signed_in_user() -> User:
@@ -48,14 +52,53 @@ def two_factor_verified() -> bool:
     return bool(session.get(TWO_FACTOR_VERIFIED))
 
 
+def viewed_partner() -> Partner | None:
+    """The partner whose dashboard the staff member is viewing read-only ("view as"), or None.
+
+    Set by the console (``admin.partner_view_as``) under ``VIEWING_AS``; it counts only for staff who
+    passed the second factor and may still manage that partner (its manager or an admin), and is
+    cleared otherwise. "Stop viewing" and logging out clear it too.
+    """
+    partner_id = session.get(VIEWING_AS)
+    if partner_id is None or not current_user.is_authenticated:
+        return None
+    user = signed_in_user()
+    partner = db.session.get(Partner, partner_id) if isinstance(partner_id, int) else None
+    if partner is None or not user.is_staff or not two_factor_verified() or not may_manage(user, partner):
+        session.pop(VIEWING_AS, None)
+        return None
+    return partner
+
+
+@dataclass(frozen=True)
+class ViewedMembership:
+    """Stands for a membership while staff view a partner's dashboard: the partner, as its owner sees it."""
+
+    partner: Partner
+    role: str = "owner"
+
+    @property
+    def partner_id(self) -> int:
+        return self.partner.id
+
+
+def viewed_membership() -> ViewedMembership | None:
+    partner = viewed_partner()
+    return ViewedMembership(partner) if partner is not None else None
+
+
 def partner_required(
     landing: str | None = None,
     *,
     area: Area,
+    viewed_by_admins_only: bool = False,
 ) -> Callable[[Callable[..., ResponseReturnValue]], Callable[..., ResponseReturnValue]]:
     """Logged-in members of a partner only; the view receives the partner as its first argument.
 
-    Staff have the console instead: a GET is sent there. A user without a partner sees the
+    Staff have the console instead: a GET is sent there, unless they are viewing a partner's dashboard
+    from the console (``viewed_partner``): then a GET or HEAD gets that partner as an owner sees it and
+    every other method is 403 (``viewed_by_admins_only``: 404 for a viewing manager, for what only owners
+    and admins may open, such as the tax form). A user without a partner sees the
     ``landing`` template (rendered with ``partner=None``) on a GET, when the page has one, and 404
     otherwise: another partner's records are never confirmed to exist. A member whose role may not
     open the page's ``area`` (``partners.access``) gets 404 too, on every method.
@@ -65,6 +108,14 @@ def partner_required(
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
             if current_user.is_staff:
+                viewed = viewed_partner()
+                if viewed is not None:
+                    # "View as the partner": what an owner sees (every area), and no action at all.
+                    if request.method not in ("GET", "HEAD"):
+                        abort(403)
+                    if viewed_by_admins_only and current_user.role != Role.ADMIN:
+                        abort(404)
+                    return view(viewed, *args, **kwargs)
                 if request.method == "GET":
                     return redirect(url_for("admin.index"))
                 abort(404)
@@ -83,6 +134,8 @@ def partner_required(
 
 
 def current_partner() -> Partner | None:
+    if current_user.is_staff:
+        return viewed_partner()
     membership = membership_of(current_user)
     return membership.partner if membership else None
 

@@ -59,3 +59,29 @@ def make_partner(
         add_member(partner, UserFactory(email=owner_email), MemberRole.OWNER)
     db.session.commit()
     return partner
+
+
+def give_payout_details(partner, **fields):
+    """Complete payout details for ``partner`` (a Partner or its id), committed: its statements can be paid.
+
+    A German payee paid by IBAN, with a VAT number and a W-8BEN-E signed recently; ``fields`` override.
+    """
+    from cloudcodes import clock
+    from cloudcodes.partners.models import PartnerPayoutDetails
+
+    values = {
+        "payee_legal_name": "Payee GmbH",
+        "payee_country": "DE",
+        "method": "iban",
+        "iban": "DE89370400440532013000",
+        "bic": "COBADEFFXXX",
+        "tax_id": "136695976",
+        "tax_form_kind": "w8bene",
+        "tax_form_signed_on": clock.today(),
+        "tax_form_file": "0" * 32 + ".pdf",
+        **fields,
+    }
+    details = PartnerPayoutDetails(partner_id=getattr(partner, "id", partner), **values)
+    db.session.add(details)
+    db.session.commit()
+    return details

@@ -46,6 +46,8 @@ from cloudcodes.admin import (  # noqa: E402, F401 - the console's pages registe
     home,
     jobs,
     mail,
+    partner_lifecycle,
+    partner_payout,
     partners,
     payouts,
     qualification,

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort, render_template, request, url_for
+from flask import abort, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import Select, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms.fields.choices import SelectChoice
 
@@ -29,6 +29,7 @@ from cloudcodes.admin.forms.applications import (
     QueueFilterForm,
     RejectForm,
 )
+from cloudcodes.admin.lists import Column, ListSpec, csv_export, listing
 from cloudcodes.applications.models import ApplicationMessage, PartnerApplication
 from cloudcodes.applications.services import (
     ApplicationError,
@@ -54,76 +55,84 @@ OPEN_VALUES = [state.value for state in State if state in OPEN_STATES]
 # --- The queue --------------------------------------------------------------------------------
 
 
-def _queue_filters() -> dict[str, Any]:
-    """The filters from the query string; a value that is not one of the options counts as not given."""
-    form = QueueFilterForm(formdata=request.args)
-    form.validate()
-    for name in form.errors:
-        field = form[name]
-        field.data = field.default
-    return {
-        "form": form,
-        "q": (form.q.data or "").strip(),
-        "level": form.level.data or "",
-        "state": form.state.data or OPEN,
-        "age": form.age.data or "",
-        "mine": bool(form.mine.data),
-    }
-
-
 def _oldest_first(state_filter: str) -> bool:
     """Open applications are listed oldest first; decided ones (or all) newest first."""
     return state_filter == OPEN or (state_filter != ALL_STATES and State(state_filter) in OPEN_STATES)
 
 
-def _queue_query(filters: dict[str, Any], user_id: int) -> Select[tuple[PartnerApplication]]:
-    query = select(PartnerApplication).options(joinedload(PartnerApplication.assigned_manager))
-    state = filters["state"]
+def _state_condition(state: str | None) -> Any:
+    state = state or OPEN
     if state == OPEN:
-        query = query.where(PartnerApplication.state.in_(OPEN_VALUES))
-    elif state != ALL_STATES:
-        query = query.where(PartnerApplication.state == state)
-    if filters["level"]:
-        query = query.where(PartnerApplication.level_requested == filters["level"])
-    if filters["age"]:
-        query = query.where(PartnerApplication.submitted_at <= age_cutoff(int(filters["age"])))
-    if filters["mine"]:
-        query = query.where(PartnerApplication.assigned_manager_id == user_id)
-    if filters["q"]:
-        term = filters["q"]
-        query = query.where(PartnerApplication.search_text.contains(fold(term), autoescape=True))
-    if _oldest_first(state):
+        return PartnerApplication.state.in_(OPEN_VALUES)
+    return None if state == ALL_STATES else PartnerApplication.state == state
+
+
+def _manager_name(column: Any) -> Any:
+    """The display name of the user ``column`` points at, as an expression to sort by ("" for nobody)."""
+    name = func.coalesce(func.nullif(User.full_name, ""), User.email)
+    return func.coalesce(select(name).where(User.id == column).scalar_subquery(), "")
+
+
+def _queue_spec() -> ListSpec:
+    return ListSpec(
+        endpoint="admin.applications",
+        csv_endpoint="admin.applications_csv",
+        noun="application",
+        form=QueueFilterForm,
+        query=lambda: select(PartnerApplication).options(joinedload(PartnerApplication.assigned_manager)),
+        columns=[
+            Column("reference", "Reference", lambda a: a.reference, PartnerApplication.id),
+            Column("company", "Company", lambda a: a.company_name, PartnerApplication.company_name),
+            Column(
+                "level",
+                "Level requested",
+                lambda a: LEVEL_NAMES.get(a.level_requested),
+                PartnerApplication.level_requested,
+            ),
+            Column("state", "State", lambda a: a.state_enum.label, PartnerApplication.state),
+            Column(
+                "contact", "Contact", lambda a: f"{a.contact_name} <{a.contact_email}>", PartnerApplication.contact_name
+            ),
+            Column("submitted", "Submitted", lambda a: a.submitted_at, PartnerApplication.submitted_at),
+            Column(
+                "manager",
+                "Assigned manager",
+                lambda a: a.assigned_manager.display_name if a.assigned_manager else "",
+                _manager_name(PartnerApplication.assigned_manager_id),
+            ),
+        ],
+        filters={
+            "level": lambda level: PartnerApplication.level_requested == level if level else None,
+            "state": _state_condition,
+            "age": lambda age: PartnerApplication.submitted_at <= age_cutoff(int(age)) if age else None,
+            "mine": lambda mine: PartnerApplication.assigned_manager_id == current_user.id if mine else None,
+        },
+        search=lambda text: PartnerApplication.search_text.contains(fold(text), autoescape=True),
+        tiebreak=[PartnerApplication.id],
         # Open applications wait for someone: the one waiting longest comes first.
-        return query.order_by(PartnerApplication.submitted_at.asc(), PartnerApplication.id.asc())
-    return query.order_by(PartnerApplication.submitted_at.desc(), PartnerApplication.id.desc())
+        default_sort=lambda values: ("submitted", not _oldest_first(values.get("state") or OPEN)),
+        per_page=PER_PAGE,
+        filename="applications",
+        submit_label="Show applications",
+    )
 
 
 @blueprint.get("/applications")
 def applications() -> ResponseReturnValue:
-    filters = _queue_filters()
-    query = _queue_query(filters, current_user.id)
-    page = db.paginate(query, per_page=PER_PAGE, error_out=False)
-    link_args = {
-        name: value
-        for name, value in (
-            ("q", filters["q"]),
-            ("level", filters["level"]),
-            ("state", filters["state"]),
-            ("age", filters["age"]),
-            ("mine", "y" if filters["mine"] else ""),
-        )
-        if value
-    }
+    listed = listing(_queue_spec())
     return render_template(
         "admin/applications/list.html",
-        page=page,
-        form=filters["form"],
-        filtered=bool(link_args),
-        link_args=link_args,
-        oldest_first=_oldest_first(filters["state"]),
+        listing=listed,
+        form=listed.state.form,
+        oldest_first=_oldest_first(listed.state.values.get("state") or OPEN),
         now=clock.now(),
         level_names=LEVEL_NAMES,
     )
+
+
+@blueprint.get("/applications.csv")
+def applications_csv() -> ResponseReturnValue:
+    return csv_export(_queue_spec())
 
 
 # --- One application --------------------------------------------------------------------------

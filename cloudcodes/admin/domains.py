@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 
-from flask import abort, render_template, request, url_for
+from flask import abort, render_template, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -13,6 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from cloudcodes import clock
 from cloudcodes.admin import blueprint
 from cloudcodes.admin.forms.domains import DomainFilterForm, ReassignForm, ReleaseForm
+from cloudcodes.admin.lists import Column, ListSpec, csv_export, listing
 from cloudcodes.extensions import db
 from cloudcodes.partners.models import Partner, PartnerStatus
 from cloudcodes.referrals.domains import DomainError, normalise_domain
@@ -32,32 +34,62 @@ def _search_terms(text: str) -> list[str]:
     return terms
 
 
+def _status_text(registration: DomainRegistration, now: datetime) -> str:
+    """The status cell as it reads on the page (``admin/domains/_status.html``)."""
+    if registration.is_active and (registration.converted_at or registration.expires_at > now):
+        return "Active, converted" if registration.converted_at else "Active"
+    if registration.is_active:
+        return "Past its lifetime"
+    return str(registration.status).capitalize()
+
+
+def _domains_spec() -> ListSpec:
+    now = clock.now()
+    return ListSpec(
+        endpoint="admin.domains",
+        csv_endpoint="admin.domains_csv",
+        noun="registration",
+        form=DomainFilterForm,
+        query=lambda: (
+            select(DomainRegistration)
+            .join(Partner, DomainRegistration.partner_id == Partner.id)
+            .options(joinedload(DomainRegistration.partner), selectinload(DomainRegistration.codes))
+        ),
+        columns=[
+            Column("domain", "Domain", lambda r: r.display, DomainRegistration.domain),
+            Column("partner", "Partner", lambda r: r.partner.name, Partner.name),
+            Column("status", "Status", lambda r: _status_text(r, now), DomainRegistration.status),
+            Column("registered", "Registered", lambda r: r.registered_at, DomainRegistration.registered_at),
+            Column(
+                "ends",
+                "Ends",
+                lambda r: "Never (converted)" if r.converted_at else r.expires_at,
+                DomainRegistration.expires_at,
+            ),
+            Column("codes", "Codes", lambda r: len(r.codes), numeric=True),
+        ],
+        filters={"status": lambda status: registration_filter(status or "active", now)},
+        search=lambda text: or_(
+            *(DomainRegistration.domain.contains(term.lower(), autoescape=True) for term in _search_terms(text)),
+            Partner.search_text.contains(fold(text), autoescape=True),
+        ),
+        tiebreak=[DomainRegistration.id],
+        default_sort=lambda values: ("registered", True),
+        per_page=PER_PAGE,
+        filename="domains",
+        submit_label="Show domains",
+    )
+
+
 @blueprint.get("/domains")
 def domains() -> ResponseReturnValue:
-    form = DomainFilterForm(formdata=request.args)
-    if not form.validate():
-        form.status.data = "active"
-    query = (
-        select(DomainRegistration)
-        .join(Partner, DomainRegistration.partner_id == Partner.id)
-        .options(joinedload(DomainRegistration.partner), selectinload(DomainRegistration.codes))
-        .order_by(DomainRegistration.registered_at.desc(), DomainRegistration.id.desc())
-    )
-    condition = registration_filter(form.status.data or "active", clock.now())
-    if condition is not None:
-        query = query.where(condition)
-    text = (form.q.data or "").strip()
-    if text:
-        query = query.where(
-            or_(
-                *(DomainRegistration.domain.contains(term.lower(), autoescape=True) for term in _search_terms(text)),
-                Partner.search_text.contains(fold(text), autoescape=True),
-            )
-        )
-    page = db.paginate(query, per_page=PER_PAGE, error_out=False)
-    return render_template(
-        "admin/domains/list.html", form=form, page=page, filtered=bool(text) or form.status.data != "active"
-    )
+    listed = listing(_domains_spec())
+    return render_template("admin/domains/list.html", listing=listed)
+
+
+@blueprint.get("/domains.csv")
+def domains_csv() -> ResponseReturnValue:
+    return csv_export(_domains_spec())
 
 
 def _registration_or_404(registration_id: int) -> DomainRegistration:

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from flask import abort, render_template, request, url_for
+from flask import abort, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from cloudcodes import clock, formatting
@@ -34,6 +34,10 @@ from cloudcodes.admin.forms.partners import (
     UnverifyForm,
     VerifyForm,
 )
+from cloudcodes.admin.lifecycle_page import lifecycle_context
+from cloudcodes.admin.lists import Column, ListSpec, csv_export, listing
+from cloudcodes.admin.partner_payout import payout_panel
+from cloudcodes.auth.models import User
 from cloudcodes.billing.revenue import net_revenue_by_partner
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
@@ -70,56 +74,75 @@ class PartnerRow:
     revenue: Money
 
 
-def _filters() -> PartnerFilterForm:
-    """The filters from the query string; a value that is not one of the options counts as not given."""
-    form = PartnerFilterForm(formdata=request.args)
-    form.validate()
-    for name in form.errors:
-        form[name].data = form[name].default
-    return form
-
-
-@blueprint.get("/partners")
-def partners() -> ResponseReturnValue:
-    form = _filters()
+def _partner_rows(partners: list[Partner]) -> list[PartnerRow]:
+    """The rows of these partners: their levels and revenue in two queries, whatever their number."""
     today = clock.today()
-    text = (form.q.data or "").strip()
-    query = select(Partner).options(joinedload(Partner.channel_manager)).order_by(Partner.name, Partner.id)
-    if text:
-        query = query.where(Partner.search_text.contains(fold(text), autoescape=True))
-    if form.level.data:
-        query = query.where(level_on_column(today) == form.level.data)
-    if form.mine.data:
-        query = query.where(Partner.channel_manager_id == current_user.id)
-    page = db.paginate(query, per_page=PER_PAGE, error_out=False)
-
-    # The page's levels and revenue: two queries for the whole page, whatever its length.
-    ids = [partner.id for partner in page.items]
+    ids = [partner.id for partner in partners]
     history = histories(ids) if ids else {}
     revenue = net_revenue_by_partner(date(today.year, 1, 1), today, ids) if ids else {}
     currency = program_terms().currency
     rows = []
-    for partner in page.items:
+    for partner in partners:
         records = history.get(partner.id, [])
         upcoming = min((r for r in records if r.effective_from > today), key=lambda r: r.effective_from, default=None)
         rows.append(
             PartnerRow(partner, level_on(records, today), upcoming, Money(revenue.get(partner.id, 0), currency))
         )
-    link_args = {
-        name: value
-        for name, value in (("q", text), ("level", form.level.data or ""), ("mine", "y" if form.mine.data else ""))
-        if value
-    }
-    return render_template(
-        "admin/partners/list.html",
-        form=form,
-        page=page,
-        rows=rows,
-        filtered=bool(link_args),
-        link_args=link_args,
-        level_names=LEVEL_NAMES,
-        year=today.year,
+    return rows
+
+
+def _level_text(row: PartnerRow) -> str:
+    text = LEVEL_NAMES.get(row.level_now.level, row.level_now.level) if row.level_now else "Not yet in force"
+    if row.upcoming:
+        text += f" ({LEVEL_NAMES.get(row.upcoming.level, row.upcoming.level)} from {row.upcoming.effective_from})"
+    return text
+
+
+def _partners_spec() -> ListSpec:
+    today = clock.today()
+    manager_name = func.coalesce(func.nullif(User.full_name, ""), User.email)
+    return ListSpec(
+        endpoint="admin.partners",
+        csv_endpoint="admin.partners_csv",
+        noun="partner",
+        form=PartnerFilterForm,
+        query=lambda: select(Partner).options(joinedload(Partner.channel_manager)),
+        columns=[
+            Column("name", "Partner", lambda row: row.partner.name, Partner.name),
+            Column("status", "Status", lambda row: str(row.partner.status).capitalize(), Partner.status),
+            Column("level", "Level now", _level_text, func.coalesce(level_on_column(today), "")),
+            Column(
+                "manager",
+                "Channel sales manager",
+                lambda row: row.partner.channel_manager.display_name if row.partner.channel_manager else "",
+                func.coalesce(select(manager_name).where(User.id == Partner.channel_manager_id).scalar_subquery(), ""),
+            ),
+            Column("revenue", f"Revenue {today.year}", lambda row: row.revenue, numeric=True),
+        ],
+        filters={
+            "level": lambda level: level_on_column(today) == level if level else None,
+            "status": lambda status: Partner.status == status if status else None,
+            "mine": lambda mine: Partner.channel_manager_id == current_user.id if mine else None,
+        },
+        search=lambda text: Partner.search_text.contains(fold(text), autoescape=True),
+        tiebreak=[Partner.id],
+        default_sort=lambda values: ("name", False),
+        prepare=_partner_rows,
+        per_page=PER_PAGE,
+        filename="partners",
+        submit_label="Show partners",
     )
+
+
+@blueprint.get("/partners")
+def partners() -> ResponseReturnValue:
+    listed = listing(_partners_spec())
+    return render_template("admin/partners/list.html", listing=listed, level_names=LEVEL_NAMES, year=clock.today().year)
+
+
+@blueprint.get("/partners.csv")
+def partners_csv() -> ResponseReturnValue:
+    return csv_export(_partners_spec())
 
 
 # --- One partner ------------------------------------------------------------------------------
@@ -218,6 +241,8 @@ def _render_detail(
         campaign_form=pick(("campaign", None), CampaignForm(prefix="campaign", formdata=None)),
         suspend_form=pick(("suspend", None), SuspendForm(prefix="suspend", formdata=None)),
         reactivate_form=pick(("reactivate", None), ReactivateForm(prefix="reactivate", formdata=None)),
+        **lifecycle_context(partner, key, form),
+        payout=payout_panel(partner),
     ), status
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, render_template, request, url_for
+from flask import abort, render_template, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -17,6 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from cloudcodes import clock, formatting
 from cloudcodes.admin import admin_only, blueprint
 from cloudcodes.admin.forms.payouts import ALL, PAID, UNPAID, CloseMonthForm, MarkPaidForm, StatementFilterForm
+from cloudcodes.admin.lists import Column, ListSpec, csv_export, listing
 from cloudcodes.auth.models import User
 from cloudcodes.billing.models import LedgerEntry, PayoutStatement
 from cloudcodes.billing.payouts import (
@@ -29,8 +30,10 @@ from cloudcodes.billing.payouts import (
 from cloudcodes.billing.services import balance
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
+from cloudcodes.partners.company import missing_payout_items
 from cloudcodes.partners.models import Partner
 from cloudcodes.program.services import program_terms
+from cloudcodes.search import fold
 from cloudcodes.web import Done, current_staff, submit
 
 PER_PAGE = 25
@@ -54,22 +57,52 @@ def _month_choices() -> list[SelectChoice]:
     return choices
 
 
-def _render_list(close_form: CloseMonthForm | None = None, status: int = 200) -> ResponseReturnValue:
-    filter_form = StatementFilterForm(formdata=request.args)
-    if not filter_form.validate():
-        filter_form.status.data = UNPAID
-    shown = filter_form.status.data or UNPAID
-    query = (
-        select(PayoutStatement)
-        .join(Partner, PayoutStatement.partner_id == Partner.id)
-        .options(joinedload(PayoutStatement.partner))
-        .order_by(PayoutStatement.period_start.desc(), Partner.name, PayoutStatement.id)
+def _paid_text(statement: PayoutStatement) -> str:
+    if statement.paid_at is None:
+        return "Unpaid"
+    return f"Paid {statement.paid_at.date().isoformat()}, {statement.payment_reference}"
+
+
+def _statements_spec() -> ListSpec:
+    conditions = {
+        UNPAID: PayoutStatement.paid_at.is_(None),
+        PAID: PayoutStatement.paid_at.is_not(None),
+    }
+    return ListSpec(
+        endpoint="admin.payouts",
+        csv_endpoint="admin.payouts_csv",
+        noun="statement",
+        form=StatementFilterForm,
+        query=lambda: (
+            select(PayoutStatement)
+            .join(Partner, PayoutStatement.partner_id == Partner.id)
+            .options(joinedload(PayoutStatement.partner))
+        ),
+        columns=[
+            Column("partner", "Partner", lambda s: s.partner.name, Partner.name),
+            Column(
+                "month",
+                "Month",
+                lambda s: month_label(s.period_start),
+                PayoutStatement.period_start,
+                then=(Partner.name,),
+            ),
+            Column("total", "Total", lambda s: s.total, PayoutStatement.total_minor, numeric=True),
+            Column("paid", "Paid", _paid_text, PayoutStatement.paid_at),
+        ],
+        filters={"status": lambda status: conditions.get(status or UNPAID)},
+        search=lambda text: Partner.search_text.contains(fold(text), autoescape=True),
+        tiebreak=[PayoutStatement.id],
+        default_sort=lambda values: ("month", True),
+        per_page=PER_PAGE,
+        filename="payouts",
+        submit_label="Show statements",
     )
-    if shown == UNPAID:
-        query = query.where(PayoutStatement.paid_at.is_(None))
-    elif shown == PAID:
-        query = query.where(PayoutStatement.paid_at.is_not(None))
-    page = db.paginate(query, per_page=PER_PAGE, error_out=False)
+
+
+def _render_list(close_form: CloseMonthForm | None = None, status: int = 200) -> ResponseReturnValue:
+    listed = listing(_statements_spec())
+    shown = listed.state.values.get("status") or UNPAID
     unpaid_count, unpaid_minor = db.session.execute(
         select(func.count(PayoutStatement.id), func.coalesce(func.sum(PayoutStatement.total_minor), 0)).where(
             PayoutStatement.paid_at.is_(None)
@@ -80,10 +113,8 @@ def _render_list(close_form: CloseMonthForm | None = None, status: int = 200) ->
     close_form.month.choices = _month_choices()
     return render_template(
         "admin/payouts/list.html",
-        page=page,
-        filter_form=filter_form,
+        listing=listed,
         shown=shown,
-        filtered=shown != UNPAID,
         all_value=ALL,
         unpaid_count=unpaid_count,
         unpaid_total=Money(int(unpaid_minor), program_terms().currency),
@@ -96,6 +127,12 @@ def _render_list(close_form: CloseMonthForm | None = None, status: int = 200) ->
 @admin_only
 def payouts() -> ResponseReturnValue:
     return _render_list()
+
+
+@blueprint.get("/payouts.csv")
+@admin_only
+def payouts_csv() -> ResponseReturnValue:
+    return csv_export(_statements_spec())
 
 
 @blueprint.post("/payouts/close")
@@ -156,6 +193,8 @@ def _render_detail(
         paid_by=people.get(statement.paid_by_id),
         month=month_label(statement.period_start),
         form=form or MarkPaidForm(formdata=None),
+        # What the payee's details still lack: while anything does, the statement cannot be marked paid.
+        payout_missing=[] if statement.paid_at else missing_payout_items(statement.partner_id),
     ), status
 
 

@@ -26,6 +26,7 @@ from cloudcodes.admin.forms.staff import (
     ResetTwoFactorForm,
     StaffSearchForm,
 )
+from cloudcodes.admin.lifecycle_page import move_partners_form
 from cloudcodes.admin.services.staff import (
     INVITATION_DAYS,
     change_role,
@@ -153,6 +154,7 @@ def _render_detail(user: User, status: int = 200, **forms: FlaskForm) -> Respons
         enable_form=forms.get("enable_form") or EnableStaffForm(prefix="enable", formdata=None),
         reset_form=forms.get("reset_form") or ResetTwoFactorForm(prefix="reset", formdata=None),
         resend_form=forms.get("resend_form") or ResendInvitationForm(prefix="resend", formdata=None),
+        move_form=forms.get("move_form") or move_partners_form(user),
     ), status
 
 

@@ -31,6 +31,7 @@ from cloudcodes.auth.services import (
     verify_second_factor,
 )
 from cloudcodes.extensions import db, limiter, login_manager
+from cloudcodes.partners.lifecycle import LifecycleError, confirm_email_change, valid_email_change
 from cloudcodes.web import TWO_FACTOR_VERIFIED, signed_in_user, submit
 
 blueprint = Blueprint("auth", __name__)
@@ -328,3 +329,27 @@ def reset_password_view(token: str) -> ResponseReturnValue:
             flash("Your password is set. Log in with it now.", "success")
             return redirect(url_for("auth.login"), 303)
     return render_template("auth/reset_password.html", form=form, invitation=invitation, email=row.user.email)
+
+
+# --- Confirming a corrected e-mail address (asked for by the partner's channel manager) ---------
+
+
+@blueprint.route("/account/confirm-email/<token>", methods=["GET", "POST"], endpoint="confirm_email")
+@limiter.limit("10/hour", methods=["POST"])
+def confirm_email_view(token: str) -> ResponseReturnValue:
+    """The link in the mail to the new address: a page with one button, so a mail scanner opening it changes nothing."""
+    change = valid_email_change(token)
+    if change is None:
+        return render_template("auth/confirm_email.html", change=None, form=None), 410
+    form = forms.EmptyForm()
+    if form.validate_on_submit():
+        try:
+            confirm_email_change(token)
+        except LifecycleError as error:
+            flash(error.message, "warning")
+            return render_template("auth/confirm_email.html", change=None, form=None), 410
+        logout_user()
+        session.clear()
+        flash("Your e-mail address is changed. Log in with the new address and your usual password.", "success")
+        return redirect(url_for("auth.login"), 303)
+    return render_template("auth/confirm_email.html", change=change, form=form)

@@ -50,6 +50,7 @@ class LedgerKind(StrEnum):
     ACCRUAL = "accrual"  # a commission (or discount) earned: zero or more
     REVERSAL = "reversal"  # a refund's share of it taken back: zero or less
     PAYOUT = "payout"  # money paid on a statement: zero or less
+    ADJUSTMENT = "adjustment"  # a manager's correction with a reason (its description): either sign, never zero
 
 
 class Product(db.Model):
@@ -206,7 +207,8 @@ class LedgerEntry(db.Model):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         CheckConstraint(
-            "(kind = 'accrual' AND amount_minor >= 0) OR (kind IN ('reversal', 'payout') AND amount_minor <= 0)",
+            "(kind = 'accrual' AND amount_minor >= 0) OR (kind IN ('reversal', 'payout') AND amount_minor <= 0)"
+            " OR (kind = 'adjustment' AND amount_minor <> 0)",
             name="sign_matches_kind",
         ),
         Index("ix_ledger_entries_partner_payable", "partner_id", "payable", "payable_on"),
@@ -233,6 +235,8 @@ class LedgerEntry(db.Model):
     payable_on: Mapped[date]
     description: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # Who wrote a manual adjustment (the other kinds come from purchases, refunds and payments).
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     statement: Mapped[PayoutStatement | None] = relationship(back_populates="entries", foreign_keys=[statement_id])
     purchase: Mapped[Purchase | None] = relationship()

@@ -29,6 +29,7 @@ from cloudcodes.auth.models import User
 from cloudcodes.billing.models import LedgerEntry, LedgerKind, PayoutStatement
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
+from cloudcodes.partners.company import missing_payout_items
 from cloudcodes.services import ServiceError, transactional
 
 MAX_REFERENCE = 120  # PayoutStatement.payment_reference
@@ -182,6 +183,13 @@ def mark_paid(statement: PayoutStatement, *, reference: str, by: User) -> Payout
         raise PayoutError("Enter the payment reference (the bank transfer's reference).", field="reference")
     if len(reference) > MAX_REFERENCE:
         raise PayoutError(f"The payment reference is at most {MAX_REFERENCE} characters.", field="reference")
+    missing = missing_payout_items(statement.partner_id)
+    if missing:
+        raise PayoutError(
+            "This statement cannot be marked as paid while the partner's payout details are incomplete. Missing: "
+            f"{'; '.join(missing)}. The partner's owners complete them under Company and payout details.",
+            code="payout_details_incomplete",
+        )
     now = clock.now()
     # Conditional on still being unpaid: of two people paying at the same moment, one wins.
     claimed = db.session.execute(

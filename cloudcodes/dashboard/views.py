@@ -13,6 +13,7 @@ from cloudcodes.partners.services import level_record_on, membership_of
 from cloudcodes.program.services import program_terms
 from cloudcodes.program.terms import RESELLER
 from cloudcodes.qualification.services import progress
+from cloudcodes.web import viewed_membership
 
 blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -21,8 +22,12 @@ blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 @login_required
 def index() -> ResponseReturnValue:
     if current_user.is_staff:
-        return redirect(url_for("admin.index"))
-    membership = membership_of(current_user)
+        # Staff see a partner's dashboard only while viewing it from the console (read-only, as an owner).
+        membership = viewed_membership()
+        if membership is None:
+            return redirect(url_for("admin.index"))
+    else:
+        membership = membership_of(current_user)
     today = clock.today()
     level = level_record_on(membership.partner_id, today) if membership else None
     upcoming = None
@@ -59,4 +64,4 @@ def index() -> ResponseReturnValue:
     )
 
 
-from cloudcodes.dashboard import earnings, referrals  # noqa: E402, F401 - the partner's pages register on the blueprint
+from cloudcodes.dashboard import company, earnings, referrals, team  # noqa: E402, F401 - the partner's pages register on the blueprint

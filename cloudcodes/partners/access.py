@@ -12,7 +12,8 @@ from enum import StrEnum
 class Area(StrEnum):
     CODES = "codes"  # customer domains, their registrations and referral codes
     MONEY = "money"  # purchases, earnings, the ledger and payout statements (and revenue figures)
-    TEAM = "team"  # the partner's members and invitations
+    MEMBERS = "members"  # the team list, read only: every member sees who is on the team
+    TEAM = "team"  # acting on the team: inviting, changing roles, removing members
     COMPANY = "company"  # the company and payout details
 
 
@@ -20,8 +21,8 @@ class Area(StrEnum):
 # as it is); a rule module imports no model.
 AREAS_BY_ROLE: dict[str, frozenset[Area]] = {
     "owner": frozenset(Area),
-    "sales": frozenset({Area.CODES, Area.MONEY}),
-    "technical": frozenset({Area.CODES}),
+    "sales": frozenset({Area.CODES, Area.MONEY, Area.MEMBERS}),
+    "technical": frozenset({Area.CODES, Area.MEMBERS}),
 }
 
 
@@ -36,3 +37,8 @@ def may_open(role: str, area: Area | str) -> bool:
 def areas_of(role: str) -> frozenset[Area]:
     """Every area a member with ``role`` may open (none for an unknown role)."""
     return AREAS_BY_ROLE.get(str(role), frozenset())
+
+
+def may_manage_team(role: str) -> bool:
+    """Whether a member with ``role`` may invite, change roles and remove members (owners only)."""
+    return may_open(role, Area.TEAM)

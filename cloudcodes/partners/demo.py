@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -11,7 +12,15 @@ from cloudcodes.auth.models import Role
 from cloudcodes.auth.services import create_user, find_user
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
-from cloudcodes.partners.models import MemberRole, Partner, PartnerLevel, PartnerRequirement, RequirementKind
+from cloudcodes.partners.company import tax_form_folder
+from cloudcodes.partners.models import (
+    MemberRole,
+    Partner,
+    PartnerLevel,
+    PartnerPayoutDetails,
+    PartnerRequirement,
+    RequirementKind,
+)
 from cloudcodes.partners.services import add_member, add_requirement, create_partner, membership_of
 from cloudcodes.program.terms import PREMIER, RESELLER
 
@@ -37,7 +46,38 @@ def seed_partners() -> list[tuple[str, str, str]]:
     add_requirement(partner, RequirementKind.WORKSPACE_RESELLER, "C0demo123")
     add_requirement(partner, RequirementKind.SALES_TEAM, "6 people")
     add_requirement(partner, RequirementKind.TECHNICAL_TEAM, "3 people")
+    seed_payout_details(partner)
     return []
+
+
+# A one-page PDF standing in for the signed form (the demo's, so the download can be tried).
+DEMO_TAX_FORM = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def seed_payout_details(partner: Partner) -> None:
+    """Complete payout details for Acme Cloud (a UK payee paid by IBAN), so its statements can be paid."""
+    folder = tax_form_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    name = secrets.token_hex(16) + ".pdf"
+    (folder / name).write_bytes(DEMO_TAX_FORM)
+    db.session.add(
+        PartnerPayoutDetails(
+            partner=partner,
+            payee_legal_name="Acme Cloud Ltd",
+            payee_country="GB",
+            method="iban",
+            iban="GB33BUKB20201555555555",
+            bic="BUKBGB22",
+            tax_id="980780684",
+            tax_form_kind="w8bene",
+            tax_form_signed_on=clock.today() - timedelta(days=60),
+            tax_form_file=name,
+            tax_form_uploaded_at=clock.now(),
+        )
+    )
 
 
 def seed_level_stories() -> list[tuple[str, str, str]]:

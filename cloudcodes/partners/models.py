@@ -10,9 +10,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudcodes import clock
 from cloudcodes.auth.models import User
+from cloudcodes.crypto import EncryptedText
 from cloudcodes.db import enum_column, money_column, search_column
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
+from cloudcodes.partners.payout_rules import Method as PayoutMethod
+from cloudcodes.partners.payout_rules import TaxForm as TaxFormKind
 from cloudcodes.program.terms import Level
 
 
@@ -88,7 +91,12 @@ class Partner(db.Model):
 
 
 class PartnerMembership(db.Model):
-    """A user's place in a partner organisation; a user belongs to at most one partner."""
+    """A user's place in a partner organisation; a user belongs to at most one partner.
+
+    A member whose account has no password yet has a pending invitation (``partners.team``).
+    Removing a member disables the account and deletes this row, so the person may join a partner
+    again later; the audit log keeps the history.
+    """
 
     __tablename__ = "partner_memberships"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -158,3 +166,51 @@ class PartnerRequirement(db.Model):
     @property
     def label(self) -> str:
         return self.kind.label
+
+
+class PartnerPayoutDetails(db.Model):
+    """Who a partner's payouts go to, how, and the payee's tax status: one row per partner.
+
+    The account number, the IBAN and the tax ID are encrypted at rest (``cloudcodes.crypto``); the
+    rules of what is valid and what is still missing are in ``partners.payout_rules``.
+    """
+
+    __tablename__ = "partner_payout_details"
+    __table_args__ = (
+        CheckConstraint("length(payee_country) IN (0, 2)", name="country_code"),
+        CheckConstraint(
+            "method IS NULL"
+            " OR (method = 'iban' AND iban IS NOT NULL AND bic IS NOT NULL)"
+            " OR (method = 'us_bank' AND account_number IS NOT NULL AND routing_number IS NOT NULL)"
+            " OR (method = 'paypal' AND paypal_email IS NOT NULL)",
+            name="method_details",
+        ),
+        CheckConstraint(
+            "tax_form_file IS NULL OR (tax_form_kind IS NOT NULL AND tax_form_signed_on IS NOT NULL)",
+            name="tax_form_dated",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"), unique=True)
+    payee_legal_name: Mapped[str] = mapped_column(String(200), default="")
+    payee_country: Mapped[str] = mapped_column(String(2), default="")  # ISO 3166-1 alpha-2
+    method: Mapped[PayoutMethod | None] = enum_column(PayoutMethod, name="known_method", length=20, nullable=True)
+    iban: Mapped[str | None] = mapped_column(EncryptedText)
+    bic: Mapped[str | None] = mapped_column(String(11))
+    account_number: Mapped[str | None] = mapped_column(EncryptedText)
+    routing_number: Mapped[str | None] = mapped_column(String(9))
+    paypal_email: Mapped[str | None] = mapped_column(String(254))
+    tax_id: Mapped[str | None] = mapped_column(EncryptedText)
+    tax_form_kind: Mapped[TaxFormKind | None] = enum_column(
+        TaxFormKind, name="known_tax_form", length=20, nullable=True
+    )
+    tax_form_signed_on: Mapped[date | None]
+    # The uploaded PDF's random file name under <instance>/tax-forms/ (never under static/).
+    tax_form_file: Mapped[str | None] = mapped_column(String(80))
+    tax_form_uploaded_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    partner: Mapped[Partner] = relationship()
+    updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])

@@ -74,11 +74,16 @@ def facts_by_partner(partner_ids: list[int], start: date, end: date) -> dict[int
         # Yearly requirements count for their own year only; the others once verified.
         if year is None or year == end.year:
             verified[partner_id].add(kind)
+    # Trained sales staff: the partner's active members (enabled, invitation accepted) whose training
+    # is dated within the year being judged, up to the period's end; an earlier year's does not count.
     training_query = (
         select(PartnerMembership.partner_id, func.count())
+        .join(User, User.id == PartnerMembership.user_id)
         .where(
-            PartnerMembership.sales_training_completed_on.is_not(None),
+            PartnerMembership.sales_training_completed_on >= date(end.year, 1, 1),
             PartnerMembership.sales_training_completed_on <= end,
+            User.active.is_(True),
+            User.password_hash.is_not(None),
         )
         .group_by(PartnerMembership.partner_id)
     )

@@ -173,6 +173,7 @@ def host(installed: Path, postgres_server: str | None, redis_server, tmp_path_fa
         "CLOUDCODES_BROKER_URL": f"{redis}/1",
         "CLOUDCODES_SITE_URL": f"http://127.0.0.1:{port}",
         "CLOUDCODES_BILLING_PAYMENT_URL": "https://billing.example/pay",
+        "CLOUDCODES_PAYOUT_ENCRYPTION_KEY": "lvTRmN2b8h3nq9cQv8oJ4yq2JmH8s0d3zq8cQx0Zr1E=",
         "PROMETHEUS_MULTIPROC_DIR": str(root / "metrics"),
         # A task whose worker died is handed out again after 15 s rather than two hours.
         "CLOUDCODES_CELERY": json.dumps(

@@ -52,8 +52,12 @@ def world(app):
             )
             for role in (MemberRole.SALES, MemberRole.TECHNICAL):
                 add_member(partner, UserFactory(email=EMAILS[role]), role)
+            # For the team actions: an invitation not accepted yet, and a member to remove.
+            pending = add_member(partner, UserFactory(email="pia@alpha.example", password_hash=None), MemberRole.SALES)
+            leaving = add_member(partner, UserFactory(email="tom@alpha.example"), MemberRole.TECHNICAL)
             _db.session.commit()
             partner_id = partner.id
+            pending_id, leaving_id = pending.id, leaving.id
             first = register_domain(_db.session.get(Partner, partner_id), "acme.com", by=None)
             code = issue_code(first, by=None).code
             second = register_domain(_db.session.get(Partner, partner_id), "globex.com", by=None)
@@ -79,12 +83,20 @@ def world(app):
                 select(ReferralCode.id).where(ReferralCode.registration_id == second_id)
             )
         assert statement_id is not None and second_code_id is not None
-        return {"first": first_id, "second": second_id, "code": second_code_id, "statement": statement_id}
+        return {
+            "first": first_id,
+            "second": second_id,
+            "code": second_code_id,
+            "statement": statement_id,
+            "pending": pending_id,
+            "leaving": leaving_id,
+        }
 
 
 def requests_of(world):
     """Every dashboard page and action: (method, path, form prefix or None, fields, area)."""
     first, second = world["first"], world["second"]
+    pending, leaving = world["pending"], world["leaving"]
     return [
         ("GET", "/dashboard/referrals", None, {}, Area.CODES),
         ("GET", "/dashboard/earnings", None, {}, Area.MONEY),
@@ -107,14 +119,26 @@ def requests_of(world):
             {"confirm": "y"},
             Area.CODES,
         ),
+        ("GET", "/dashboard/team", None, {}, Area.MEMBERS),
+        (
+            "POST",
+            "/dashboard/team/invitations",
+            "invite",
+            {"email": "nina@alpha.example", "full_name": "Nina New", "role": "sales"},
+            Area.TEAM,
+        ),
+        ("POST", f"/dashboard/team/{pending}/resend", f"resend-{pending}", {}, Area.TEAM),
+        ("POST", f"/dashboard/team/{pending}/role", f"role-{pending}", {"role": "technical"}, Area.TEAM),
+        ("POST", f"/dashboard/team/{pending}/withdraw", f"withdraw-{pending}", {"confirm": "y"}, Area.TEAM),
+        ("POST", f"/dashboard/team/{leaving}/remove", f"remove-{leaving}", {"confirm": "y"}, Area.TEAM),
     ]
 
 
 # The table: what each role may open (the rule), and what it must get when it may not (404).
 EXPECTED = {
-    MemberRole.OWNER: {Area.CODES: True, Area.MONEY: True},
-    MemberRole.SALES: {Area.CODES: True, Area.MONEY: True},
-    MemberRole.TECHNICAL: {Area.CODES: True, Area.MONEY: False},
+    MemberRole.OWNER: {Area.CODES: True, Area.MONEY: True, Area.MEMBERS: True, Area.TEAM: True},
+    MemberRole.SALES: {Area.CODES: True, Area.MONEY: True, Area.MEMBERS: True, Area.TEAM: False},
+    MemberRole.TECHNICAL: {Area.CODES: True, Area.MONEY: False, Area.MEMBERS: True, Area.TEAM: False},
 }
 
 
@@ -154,10 +178,9 @@ def test_the_rule_gives_owners_everything_sales_money_and_technical_members_no_m
     assert may_open(MemberRole.TECHNICAL, Area.CODES)
     assert not any(may_open(MemberRole.TECHNICAL, area) for area in (Area.MONEY, Area.TEAM, Area.COMPANY))
     assert not may_open("visitor", Area.CODES) and not may_open(MemberRole.OWNER, "nowhere")
+    assert all(may_open(role, Area.MEMBERS) for role in MemberRole)  # everyone reads the team list
     for role, areas in EXPECTED.items():
-        assert {area for area, allowed in areas.items() if allowed} == {
-            area for area in (Area.CODES, Area.MONEY) if may_open(role, area)
-        }
+        assert {area for area, allowed in areas.items() if allowed} == {area for area in areas if may_open(role, area)}
 
 
 def overview(app, role):

@@ -25,7 +25,14 @@ from tests.support.web import csrf_token, login, make_staff, staff_client
 
 OWNER_EMAIL = "olivia@fuzz-partner.example"
 PUBLIC_PAGES = ("/", "/apply/", "/apply/reseller", "/apply/premier", "/login", "/forgot-password", "/redeem/")
-PARTNER_PAGES = ("/dashboard/", "/dashboard/referrals", "/dashboard/earnings", "/account", "/account/two-factor")
+PARTNER_PAGES = (
+    "/dashboard/",
+    "/dashboard/referrals",
+    "/dashboard/earnings",
+    "/dashboard/company",
+    "/account",
+    "/account/two-factor",
+)
 CONSOLE_LISTS = (
     "/admin/",
     "/admin/applications",

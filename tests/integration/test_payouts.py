@@ -35,7 +35,9 @@ def usd(text):
 
 
 def make_partner(name, owner_email):
-    return factories.make_partner(name, owner_email=owner_email, effective_from=date(2025, 1, 1)).id  # 15 %
+    partner = factories.make_partner(name, owner_email=owner_email, effective_from=date(2025, 1, 1))  # 15 %
+    factories.give_payout_details(partner)  # complete, so its statements can be paid
+    return partner.id
 
 
 def code_for(partner_id, domain):

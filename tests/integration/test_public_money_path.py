@@ -494,6 +494,7 @@ def test_the_test_payment_page_is_not_served_in_production_and_refuses_a_link_th
         BROKER_URL=redis_url,
         SMTP_URL="smtp://127.0.0.1:25",  # nothing is sent here
         SITE_URL=app.config["SITE_URL"],
+        PAYOUT_ENCRYPTION_KEY="lvTRmN2b8h3nq9cQv8oJ4yq2JmH8s0d3zq8cQx0Zr1E=",
     )
     try:
         assert production.config["ENV"] == "production"

@@ -29,6 +29,7 @@ PRODUCTION = {
     "CLOUDCODES_RATELIMIT_STORAGE_URL": "redis://cache.internal:6379/0",
     "CLOUDCODES_BILLING_PAYMENT_URL": "https://billing.cloudcodes.example/pay",
     "CLOUDCODES_SITE_URL": "https://partners.cloudcodes.example",
+    "CLOUDCODES_PAYOUT_ENCRYPTION_KEY": "lvTRmN2b8h3nq9cQv8oJ4yq2JmH8s0d3zq8cQx0Zr1E=",
 }
 
 
@@ -74,6 +75,8 @@ def test_production_starts_with_every_setting_given(production_env, tmp_path):
         ("RATELIMIT_STORAGE_URL", "", "CLOUDCODES_RATELIMIT_STORAGE_URL is unset or memory://"),
         ("BILLING_PAYMENT_URL", None, "CLOUDCODES_BILLING_PAYMENT_URL is not set"),
         ("SITE_URL", None, "CLOUDCODES_SITE_URL is not set, so every link in an e-mail would point at"),
+        ("PAYOUT_ENCRYPTION_KEY", None, "CLOUDCODES_PAYOUT_ENCRYPTION_KEY is not set. It encrypts the partners'"),
+        ("PAYOUT_ENCRYPTION_KEY", "not-a-key", "Key 1 of CLOUDCODES_PAYOUT_ENCRYPTION_KEY is not a Fernet key"),
     ],
 )
 def test_production_refuses_each_development_fallback_and_names_the_setting(
@@ -109,7 +112,7 @@ def test_production_reports_every_refusal_at_once(clean_env):
     clean_env.delenv("CLOUDCODES_DATABASE_URL")
     with pytest.raises(ConfigError) as refused:
         create_app()
-    assert str(refused.value).startswith("The app will not start in production until 7 settings are fixed:")
+    assert str(refused.value).startswith("The app will not start in production until 8 settings are fixed:")
     named = [line.split(" ", 1)[0] for line in refusals(refused)]
     assert named == [
         "CLOUDCODES_SECRET_KEY",
@@ -118,6 +121,7 @@ def test_production_reports_every_refusal_at_once(clean_env):
         "CLOUDCODES_BROKER_URL",
         "CLOUDCODES_RATELIMIT_STORAGE_URL",
         "CLOUDCODES_BILLING_PAYMENT_URL",
+        "CLOUDCODES_PAYOUT_ENCRYPTION_KEY",
         "CLOUDCODES_SITE_URL",
     ]
 

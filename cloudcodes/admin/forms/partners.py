@@ -32,6 +32,15 @@ class PartnerFilterForm(PortalForm):
         choices=[SelectChoice(ANY_LEVEL, "Any level"), *(SelectChoice(level.value, level.label) for level in Level)],
         default=ANY_LEVEL,
     )
+    status = SelectField(
+        "Status",
+        choices=[
+            SelectChoice("", "Any status"),
+            SelectChoice("active", "Active"),
+            SelectChoice("suspended", "Suspended"),
+        ],
+        default="",
+    )
     mine = BooleanField("Only the partners I manage")
 
 

@@ -6,9 +6,9 @@ field it refuses); the forms make sure a choice was made, a reference typed, and
 
 from __future__ import annotations
 
-from wtforms import BooleanField, SelectField, StringField
+from wtforms import BooleanField, SearchField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional
 
 from cloudcodes.forms import PortalForm
 
@@ -29,6 +29,7 @@ class StatementFilterForm(PortalForm):
     class Meta:
         csrf = False
 
+    q = SearchField("Search", validators=[Optional(), Length(max=200)], description="Part of the partner's name.")
     status = SelectField("Statements", choices=STATUS_FILTERS, default=UNPAID)
 
 
