@@ -9,7 +9,7 @@ first, the record changed under the user), as a warning on the page the user goe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import wraps
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -150,6 +150,12 @@ class Done:
     messages: str | Sequence[str]
     to: str | None = None
     category: str = "success"  # "info" for an action that went through but changed nothing
+
+
+def field_errors(forms: Iterable[FlaskForm], names: Sequence[str]) -> list[tuple[str, str]]:
+    """(field id, message) for each error of the named fields of ``forms``: a page's row forms, whose
+    refusals are listed at the top of the page too (``error_list`` in _macros/forms.html)."""
+    return [(form[name].id, error) for form in forms for name in names if name in form for error in form[name].errors]
 
 
 def show_error(form: FlaskForm, error: ServiceError) -> bool:

@@ -52,7 +52,7 @@ from cloudcodes.referrals.services import (
     revoke_code,
 )
 from cloudcodes.urls import external_url
-from cloudcodes.web import Done, partner_required, signed_in_user, submit
+from cloudcodes.web import Done, field_errors, partner_required, signed_in_user, submit
 
 PER_PAGE = 20
 ENDING_SOON_DAYS = 14  # from here on a registration is shown as "ends in N days", a nudge to renew
@@ -283,12 +283,7 @@ def _render(
     )
     given = given or {}
     # A refused confirmation is named at the top too, with a link to its box further down the list.
-    error_summary = [
-        (form_["confirm"].id, error)
-        for form_ in given.values()
-        if "confirm" in form_
-        for error in form_["confirm"].errors
-    ]
+    error_summary = field_errors(given.values(), ("confirm",))
     return render_template(
         "dashboard/referrals.html",
         partner=partner,

@@ -41,7 +41,7 @@ from cloudcodes.partners.team import (
     team_of,
     withdraw_invitation,
 )
-from cloudcodes.web import Done, partner_required, signed_in_user, submit
+from cloudcodes.web import Done, field_errors, partner_required, signed_in_user, submit
 
 ROLE_CHOICES = [SelectChoice(role.value, ROLE_LABELS[role]) for role in MemberRole]
 
@@ -138,13 +138,7 @@ def _render(
     membership = membership_of(current_user)
     owner = membership is not None and may_manage_team(membership.role)
     given = given or {}
-    error_summary = [
-        (form_[name].id, error)
-        for form_ in given.values()
-        for name in ("confirm", "role")
-        if name in form_
-        for error in form_[name].errors
-    ]
+    error_summary = field_errors(given.values(), ("confirm", "role"))
     return render_template(
         "dashboard/team.html",
         partner=partner,
