@@ -17,9 +17,10 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from cloudcodes import formatting
+from cloudcodes.auth.services import normalise_email
 from cloudcodes.dashboard.views import blueprint
 from cloudcodes.forms import PortalForm
 from cloudcodes.partners.access import Area, may_manage_team
@@ -41,6 +42,7 @@ from cloudcodes.partners.team import (
     team_of,
     withdraw_invitation,
 )
+from cloudcodes.services import ServiceError
 from cloudcodes.web import Done, field_errors, partner_required, signed_in_user, submit
 
 ROLE_CHOICES = [SelectChoice(role.value, ROLE_LABELS[role]) for role in MemberRole]
@@ -58,6 +60,14 @@ class InviteMemberForm(PortalForm):
     full_name = StringField(
         "Full name", validators=[DataRequired("Enter their full name."), Length(max=NAME_MAX_LENGTH)]
     )
+
+    def validate_email(self, field: EmailField) -> None:
+        # The address's syntax in the same round as the other fields, with the service's own words.
+        try:
+            normalise_email(field.data or "")
+        except ServiceError as error:
+            raise ValidationError(error.message) from None
+
     role = SelectField(
         "Role",
         choices=ROLE_CHOICES,

@@ -409,6 +409,11 @@ def test_bad_adjustment_amounts_are_refused_clearly(app, world, amount, message)
         assert _db.session.scalar(select(func.count(LedgerEntry.id))) == 0
 
 
+def test_a_wrong_amount_is_named_with_the_missing_reason_in_one_round(app, world):
+    shown = text(adjust(staff_client(app, world.manager), world, "NaN", reason=""))
+    assert "is not an amount" in shown and "Say why" in shown
+
+
 def test_an_adjustment_needs_a_reason_the_confirmation_and_the_partners_manager(app, world):
     client = staff_client(app, world.manager)
     assert "Say why" in text(adjust(client, world, "10", reason=""))

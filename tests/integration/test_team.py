@@ -306,6 +306,13 @@ def test_a_refused_invitation_says_why_on_the_form(app, world, email, full_name,
     assert events(app, "member.invited") == []
 
 
+def test_a_wrong_address_and_a_missing_name_are_both_named_in_one_round(app, world):
+    owner = logged_in(app, OWNER)
+    shown = text(invite(owner, "not an email", ""))
+    assert "Enter a valid e-mail address" in shown and "Enter their full name." in shown
+    assert events(app, "member.invited") == []
+
+
 HOSTILE = [
     "\x00",
     "a\x00b",

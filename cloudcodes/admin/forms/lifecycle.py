@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields import EmailField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from cloudcodes.auth.models import User
+from cloudcodes.billing.adjustments import parse_amount
 from cloudcodes.forms import PortalForm
+from cloudcodes.services import ServiceError
 
 
 class _ManagerChoice(PortalForm):
@@ -83,5 +85,16 @@ class AdjustmentForm(PortalForm):
         validators=[DataRequired("Tick the box to confirm the adjustment.")],
     )
 
+    currency: str | None = None
+
     def use_currency(self, currency: str) -> None:
+        self.currency = currency
         self.amount.label.text = f"Amount ({currency})"
+
+    def validate_amount(self, field: StringField) -> None:
+        # The amount's rules in the same round as the other fields, with the service's own words.
+        if self.currency is not None:
+            try:
+                parse_amount(field.data or "", self.currency)
+            except ServiceError as error:
+                raise ValidationError(error.message) from None
