@@ -8,17 +8,16 @@ capped, and what each row shows is loaded with it.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response, abort, render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from cloudcodes import clock
-from cloudcodes.billing.models import Channel, LedgerEntry, LedgerKind, PayoutStatement, Purchase
+from cloudcodes.billing.models import Channel, LedgerEntry, PayoutStatement, Purchase
 from cloudcodes.billing.payouts import ledger_csv, month_label, statement_csv
 from cloudcodes.billing.services import refund_totals
+from cloudcodes.dashboard.figures import ledger_totals
 from cloudcodes.dashboard.views import blueprint
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
@@ -51,23 +50,8 @@ class PurchaseRow:
 
 
 def _totals(partner: Partner) -> dict[str, Money]:
-    today = clock.today()
-    payable = LedgerEntry.payable.is_(True)
-
-    def total(condition: Any, sign: int = 1) -> Any:
-        return func.coalesce(func.sum(case((condition, sign * LedgerEntry.amount_minor), else_=0)), 0)
-
-    row = db.session.execute(
-        select(
-            total(and_(payable, LedgerEntry.payable_on <= today)),
-            total(and_(payable, LedgerEntry.payable_on > today)),
-            total(LedgerEntry.kind == LedgerKind.PAYOUT, -1),
-            total(LedgerEntry.payable.is_(False)),
-        ).where(LedgerEntry.partner_id == partner.id)
-    ).one()
-    currency = program_terms().currency
-    names = ("payable_now", "in_hold", "paid_out", "discounts")
-    return {name: Money(int(value), currency) for name, value in zip(names, row, strict=True)}
+    # Shared with the overview, so both pages show the same balance.
+    return ledger_totals(partner.id, clock.today())
 
 
 @blueprint.get("/earnings")

@@ -6,16 +6,29 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from cloudcodes import clock
+from cloudcodes.dashboard import figures
 from cloudcodes.extensions import db
+from cloudcodes.formatting import date as format_date
 from cloudcodes.partners.access import Area, areas_of
+from cloudcodes.partners.levels import ChecklistItem, upgrade_effective_date
 from cloudcodes.partners.models import PartnerLevel
 from cloudcodes.partners.services import level_record_on, membership_of
 from cloudcodes.program.services import program_terms
 from cloudcodes.program.terms import RESELLER
-from cloudcodes.qualification.services import progress
+from cloudcodes.qualification.services import checklist
 from cloudcodes.web import viewed_membership
 
 blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+
+def chart_data(series: list[figures.MonthFigures]) -> dict[str, object]:
+    """The chart's data block: month labels and decimal amounts (the table shows the same figures, formatted)."""
+    return {
+        "labels": [format_date(item.month, "MMM y") for item in series],
+        "currency": series[0].earnings.currency if series else None,
+        "earnings": [str(item.earnings.to_decimal()) for item in series],
+        "revenue": [str(item.revenue.to_decimal()) for item in series],
+    }
 
 
 @blueprint.get("/")
@@ -32,23 +45,45 @@ def index() -> ResponseReturnValue:
     level = level_record_on(membership.partner_id, today) if membership else None
     upcoming = None
     facts = None
-    waiting: list[str] = []
-    unmet: list[str] = []
+    items: list[ChecklistItem] = []
+    money = None
     # What the member's role may open: the links shown, and whether money figures are.
     areas = areas_of(membership.role) if membership else frozenset()
+    activity: list[figures.Activity] = []
     if membership:
+        partner_id = membership.partner_id
         # The next level record already written (an upgrade from the first of next month, or the
         # annual run's change from 1 January): the notice the partner was e-mailed, shown here too.
         upcoming = db.session.scalar(
             select(PartnerLevel)
-            .where(PartnerLevel.partner_id == membership.partner_id, PartnerLevel.effective_from > today)
+            .where(PartnerLevel.partner_id == partner_id, PartnerLevel.effective_from > today)
             .order_by(PartnerLevel.effective_from)
             .limit(1)
         )
+        sees_money = Area.MONEY in areas
+        if sees_money:
+            series = figures.monthly_series(partner_id, today)
+            sums = figures.ledger_figures(partner_id, today)
+            money = {
+                "balance": sums,
+                "earnings": {"this_month": sums.earned_this_month, "this_year": sums.earned_this_year},
+                "next": {
+                    "hold_days": program_terms().commission_hold_days,
+                    "month": sums.statement_month,
+                    "closes_after": sums.statement_closes_after,
+                    "amount": sums.next_statement,
+                    "later": sums.in_hold,
+                    "next_release": sums.hold_ends_on,
+                    "awaiting_payment": sums.awaiting_payment,
+                },
+                "series": series,
+                "chart": chart_data(series),
+            }
+        activity = figures.latest_activity(partner_id, today, money=sees_money, codes=Area.CODES in areas)
         # The progress to Premier is about revenue (its figures and what is still missing): money, so
         # only for the roles that see money.
-        if Area.MONEY in areas and level is not None and level.level == RESELLER and membership.partner.is_active:
-            facts, waiting, unmet = progress(membership.partner, today)
+        if sees_money and level is not None and level.level == RESELLER and membership.partner.is_active:
+            facts, items = checklist(membership.partner, today)
     return render_template(
         "dashboard/index.html",
         terms=program_terms(),
@@ -56,8 +91,10 @@ def index() -> ResponseReturnValue:
         level=level,
         upcoming=upcoming,
         facts=facts,
-        waiting=waiting,
-        unmet=unmet,
+        checklist=items,
+        upgrade_from=upgrade_effective_date(today),
+        money=money,
+        activity=activity,
         today=today,
         areas=areas,
         Area=Area,

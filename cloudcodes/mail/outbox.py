@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+import css_inline
 from blinker import Namespace
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template, render_template_string
@@ -105,6 +106,9 @@ def queue_email(
     if not subject:
         raise ValueError(f"mail/{template}.txt has no 'Subject: ' first line and the context no 'subject'.")
     html_body = render_template(f"mail/{template}.html", **{**context, "subject": subject})
+    # Many mail clients drop <style> blocks: the layout's CSS goes onto the elements themselves.
+    # The media queries (phones) cannot be inlined and stay in a <style> for the clients that read it.
+    html_body = css_inline.inline(html_body, keep_at_rules=True)
 
     now = clock.now()
     message = OutboxMessage(

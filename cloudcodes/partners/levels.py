@@ -125,6 +125,44 @@ def split_declared(unmet: Sequence[UnmetRequirement], declared: Collection[str])
     return waiting, missing
 
 
+# What a partner can do next about each Premier requirement, and the dashboard area that helps
+# ("team", "referrals") or None when it is a conversation with the channel sales manager.
+NEXT_STEPS: dict[str, tuple[str, str | None]] = {
+    "workspace_reseller": ("Send your Google Workspace reseller id to your channel sales manager to verify.", None),
+    "sales_team": ("Invite your sales staff to the team, with the Sales role.", "team"),
+    "technical_team": ("Invite your technical staff to the team, with the Technical role.", "team"),
+    "revenue": ("Register your customers' domains and give them referral codes: their purchases count.", "referrals"),
+    "trained_sales_staff": ("Ask your channel sales manager to book the sales training for your sales staff.", "team"),
+    "joint_business_plan": ("Agree this year's joint business plan with your channel sales manager.", None),
+    "website_product_page": (
+        "Publish a CloudCodes product page on your web site and send its address to your channel sales manager.",
+        None,
+    ),
+    "joint_marketing_campaign": ("Plan a joint marketing campaign with your channel sales manager.", None),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistItem:
+    kind: str
+    text: str  # what is missing, in words
+    waiting: bool  # declared by the partner, waiting for the manager to verify it
+    next_step: str
+    area: str | None  # the dashboard area that helps, if any
+
+
+def premier_checklist(unmet: Sequence[UnmetRequirement], declared: Collection[str]) -> list[ChecklistItem]:
+    """Each unmet Premier requirement with what to do next; a declared one only waits for verification."""
+    items = []
+    for item in unmet:
+        waiting = item.kind in declared
+        step, area = NEXT_STEPS.get(item.kind, ("Ask your channel sales manager what is needed.", None))
+        if waiting:
+            step, area = "Declared: your channel sales manager verifies it.", None
+        items.append(ChecklistItem(item.kind, item.text, waiting, step, area))
+    return items
+
+
 def meets_premier(facts: RequirementFacts, terms: ProgramTerms) -> bool:
     return not unmet_premier_requirements(facts, terms)
 

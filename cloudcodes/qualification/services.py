@@ -23,6 +23,7 @@ from cloudcodes.extensions import db
 from cloudcodes.mail.outbox import queue_email
 from cloudcodes.money import Money
 from cloudcodes.partners.levels import (
+    ChecklistItem,
     LevelChange,
     LevelRecord,
     RequirementFacts,
@@ -30,6 +31,7 @@ from cloudcodes.partners.levels import (
     level_on,
     mid_year_upgrade,
     months_late,
+    premier_checklist,
     split_declared,
     unmet_premier_items,
 )
@@ -117,19 +119,34 @@ def histories(partner_ids: list[int] | None = None) -> dict[int, list[LevelRecor
     return result
 
 
-def progress(partner: Partner, as_of: date | None = None) -> tuple[RequirementFacts, list[str], list[str]]:
-    """This year's facts so far, the Premier requirements declared but not yet verified, and those missing."""
-    as_of = as_of or clock.today()
-    facts = facts_by_partner([partner.id], date(as_of.year, 1, 1), as_of)[partner.id]
-    declared = db.session.scalars(
+def _declared_kinds(partner: Partner, as_of: date) -> set[str]:
+    """The Premier requirements the partner declared for ``as_of``'s year and its manager has not verified yet."""
+    kinds = db.session.scalars(
         select(PartnerRequirement.kind).where(
             PartnerRequirement.partner_id == partner.id,
             PartnerRequirement.verified_at.is_(None),
             or_(PartnerRequirement.year.is_(None), PartnerRequirement.year == as_of.year),
         )
     ).all()
-    waiting, missing = split_declared(unmet_premier_items(facts, program_terms()), {str(kind) for kind in declared})
+    return {str(kind) for kind in kinds}
+
+
+def progress(partner: Partner, as_of: date | None = None) -> tuple[RequirementFacts, list[str], list[str]]:
+    """This year's facts so far, the Premier requirements declared but not yet verified, and those missing."""
+    as_of = as_of or clock.today()
+    facts = facts_by_partner([partner.id], date(as_of.year, 1, 1), as_of)[partner.id]
+    declared = _declared_kinds(partner, as_of)
+    waiting, missing = split_declared(unmet_premier_items(facts, program_terms()), declared)
     return facts, waiting, missing
+
+
+def checklist(partner: Partner, as_of: date | None = None) -> tuple[RequirementFacts, list[ChecklistItem]]:
+    """This year's facts so far and each Premier requirement still unmet, with what to do next."""
+    as_of = as_of or clock.today()
+    facts = facts_by_partner([partner.id], date(as_of.year, 1, 1), as_of)[partner.id]
+    declared = _declared_kinds(partner, as_of)
+    items = premier_checklist(unmet_premier_items(facts, program_terms()), declared)
+    return facts, items
 
 
 # --- Changes --------------------------------------------------------------------------------------

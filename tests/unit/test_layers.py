@@ -31,6 +31,7 @@ FEATURE_ORDER = [
     "partners",
     "applications",
     "referrals",
+    "notices",  # partner users' e-mail notices: billing and levels raise them
     "billing",
     "qualification",
 ]
@@ -61,6 +62,7 @@ PURE_RULE_MODULES = [
     "applications.states",
     "auth.passwords",
     "billing.commission",
+    "notices.rules",
     "partners.access",
     "partners.levels",
     "partners.payout_rules",
