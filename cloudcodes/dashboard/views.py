@@ -101,4 +101,4 @@ def index() -> ResponseReturnValue:
     )
 
 
-from cloudcodes.dashboard import company, earnings, referrals, team  # noqa: E402, F401 - the partner's pages register on the blueprint
+from cloudcodes.dashboard import company, earnings, performance, referrals, team  # noqa: E402, F401 - the partner's pages register on the blueprint
