@@ -212,6 +212,8 @@ class LedgerEntry(db.Model):
             name="sign_matches_kind",
         ),
         Index("ix_ledger_entries_partner_payable", "partner_id", "payable", "payable_on"),
+        # The earnings page lists and filters a partner's entries by the day they count for.
+        Index("ix_ledger_entries_partner_effective", "partner_id", "effective_on"),
         # A statement is paid once: at most one payout entry points at it.
         Index(
             "uq_ledger_entries_statement_payout",

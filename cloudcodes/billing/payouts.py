@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable
 from datetime import date, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select, update
@@ -227,6 +228,61 @@ def mark_paid(statement: PayoutStatement, *, reference: str, by: User) -> Payout
     return statement
 
 
+# --- The kinds of entry, as the partner reads them ----------------------------------------------
+
+
+class EntryKind(StrEnum):
+    """A ledger entry's kind in the partner's words: accruals and reversals are commission when
+    CloudCodes pays them, discount when the partner already took them off the price."""
+
+    COMMISSION = "commission"
+    DISCOUNT = "discount"
+    REFUND = "refund"
+    DISCOUNT_REFUNDED = "discount-refunded"
+    PAYOUT = "payout"
+    ADJUSTMENT = "adjustment"
+
+
+ENTRY_KIND_LABELS = {
+    EntryKind.COMMISSION: "Commission",
+    EntryKind.DISCOUNT: "Discount",
+    EntryKind.REFUND: "Refund",
+    EntryKind.DISCOUNT_REFUNDED: "Discount refunded",
+    EntryKind.PAYOUT: "Payout",
+    EntryKind.ADJUSTMENT: "Adjustment",
+}
+# Each partner-facing kind as the stored kind and, where it tells them apart, whether it is payable.
+_STORED_KINDS: dict[EntryKind, tuple[LedgerKind, bool | None]] = {
+    EntryKind.COMMISSION: (LedgerKind.ACCRUAL, True),
+    EntryKind.DISCOUNT: (LedgerKind.ACCRUAL, False),
+    EntryKind.REFUND: (LedgerKind.REVERSAL, True),
+    EntryKind.DISCOUNT_REFUNDED: (LedgerKind.REVERSAL, False),
+    EntryKind.PAYOUT: (LedgerKind.PAYOUT, None),
+    EntryKind.ADJUSTMENT: (LedgerKind.ADJUSTMENT, None),
+}
+
+
+def entry_kind(kind: LedgerKind | str, payable: bool) -> EntryKind:
+    """The partner-facing kind of an entry stored as ``kind`` (payable or not)."""
+    for shown, (stored, stored_payable) in _STORED_KINDS.items():
+        if stored == kind and stored_payable in (None, payable):
+            return shown
+    raise ValueError(f"No ledger entry is of kind {kind!r}.")
+
+
+def entry_kind_label(kind: LedgerKind | str, payable: bool) -> str:
+    """``Commission``, ``Discount``, ``Refund``, ``Discount refunded``, ``Payout`` or ``Adjustment``."""
+    return ENTRY_KIND_LABELS[entry_kind(kind, payable)]
+
+
+def entries_of_kind(shown: EntryKind) -> Any:
+    """The SQL condition for the ledger entries of one partner-facing kind."""
+    stored, payable = _STORED_KINDS[shown]
+    if payable is None:
+        return LedgerEntry.kind == stored
+    return and_(LedgerEntry.kind == stored, LedgerEntry.payable.is_(payable))
+
+
 # --- CSV --------------------------------------------------------------------------------------
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
@@ -249,7 +305,8 @@ def csv_cell(value: Any) -> str:
     return text
 
 
-def _csv(header: list[str], rows: Iterable[list[Any]]) -> str:
+def csv_text(header: list[str], rows: Iterable[list[Any]]) -> str:
+    """A CSV file: the header, then each row's cells neutralised by ``csv_cell``."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
@@ -269,7 +326,7 @@ def statement_lines(statement: PayoutStatement) -> list[LedgerEntry]:
 
 def statement_csv(statement: PayoutStatement) -> str:
     """One line per entry of the statement: date, description, order id, amount, currency."""
-    return _csv(
+    return csv_text(
         ["Date", "Description", "Order ID", "Amount", "Currency"],
         (
             [entry.effective_on, entry.description, _order_id(entry), entry.amount, entry.amount.currency]
@@ -279,13 +336,14 @@ def statement_csv(statement: PayoutStatement) -> str:
 
 
 def ledger_csv(entries: Iterable[LedgerEntry]) -> str:
-    """The ledger as given: date, kind, payable, description, order id, amount, currency, statement month."""
-    return _csv(
+    """The ledger as given: date, kind (in the page's words), payable, description, order id, amount,
+    currency, statement month."""
+    return csv_text(
         ["Date", "Kind", "Payable", "Description", "Order ID", "Amount", "Currency", "Statement"],
         (
             [
                 entry.effective_on,
-                entry.kind,
+                entry_kind_label(entry.kind, entry.payable),
                 entry.payable,
                 entry.description,
                 _order_id(entry),

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload
 
@@ -33,6 +34,14 @@ ENDING_WITHIN = timedelta(days=14)
 # What "earnings" counts: commissions and discounts accrued, less reversals, with adjustments;
 # payouts only move money already earned.
 EARNING_KINDS = (LedgerKind.ACCRUAL, LedgerKind.REVERSAL, LedgerKind.ADJUSTMENT)
+
+
+class RowPagination(SelectPagination):
+    """A page of a select's rows, every column of them (``db.paginate`` gives only the first column)."""
+
+    def _query_items(self) -> list[Any]:
+        statement = self._query_args["select"].limit(self.per_page).offset(self._query_offset)
+        return list(self._query_args["session"].execute(statement))
 
 
 @dataclass(frozen=True)
@@ -113,12 +122,26 @@ class MonthFigures:
     revenue: Money  # purchases attributed to the partner in the month, less their refunds
 
 
-def _at(day: date) -> datetime:
+def start_of_day(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
+def refunds_per_purchase() -> Any:
+    """Each refunded purchase's refunds summed (``refunded``, ``reversed``): a subquery to outer-join, so that
+    joining refunds never repeats a purchase's amount."""
+    return (
+        select(
+            Refund.purchase_id.label("purchase_id"),
+            func.sum(Refund.amount_minor).label("refunded"),
+            func.sum(func.coalesce(Refund.commission_reversal_minor, 0)).label("reversed"),
+        )
+        .group_by(Refund.purchase_id)
+        .subquery()
+    )
+
+
 def _within(start: date, end: date) -> Any:
-    return and_(Purchase.purchased_at >= _at(start), Purchase.purchased_at < _at(end))
+    return and_(Purchase.purchased_at >= start_of_day(start), Purchase.purchased_at < start_of_day(end))
 
 
 def monthly_series(partner_id: int, today: date) -> list[MonthFigures]:
@@ -145,9 +168,7 @@ def monthly_series(partner_id: int, today: date) -> list[MonthFigures]:
         select(
             *(
                 func.coalesce(
-                    func.sum(
-                        case((and_(Purchase.purchased_at >= _at(s), Purchase.purchased_at < _at(e)), net), else_=0)
-                    ),
+                    func.sum(case((_within(s, e), net), else_=0)),
                     0,
                 )
                 for s, e in spans
@@ -155,7 +176,7 @@ def monthly_series(partner_id: int, today: date) -> list[MonthFigures]:
         )
         .select_from(Purchase)
         .outerjoin(refunded, refunded.c.purchase_id == Purchase.id)
-        .where(Purchase.partner_id == partner_id, Purchase.purchased_at >= _at(bounds[0]))
+        .where(Purchase.partner_id == partner_id, Purchase.purchased_at >= start_of_day(bounds[0]))
     ).one()
     currency = program_terms().currency
     return [
@@ -209,7 +230,7 @@ def latest_activity(partner_id: int, today: date, *, money: bool, codes: bool) -
             text = f"Refund to {display_domain(refund.purchase.customer_domain)} (order {refund.purchase.order_id})"
             items.append(Activity("refund", refund.refunded_at.date(), text, -refund.amount, "dashboard.earnings"))
     if codes:
-        now = _at(today)
+        now = start_of_day(today)
         ending = db.session.scalars(
             select(DomainRegistration)
             .where(

@@ -14,10 +14,10 @@ from typing import Any
 
 from flask import render_template, request
 from flask.typing import ResponseReturnValue
-from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy import Select, func, select
 
-from cloudcodes.billing.models import Purchase, Refund
+from cloudcodes.billing.models import Purchase
+from cloudcodes.dashboard.figures import RowPagination, refunds_per_purchase
 from cloudcodes.dashboard.views import blueprint
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
@@ -34,14 +34,6 @@ VIEWS = ("codes", "domains")
 # each table's key is its own column: the code or the domain.
 SORT_KEYS = ("key", "purchases", "revenue", "commission", "refunds", "last")
 DEFAULT_SORT = ("revenue", "desc")
-
-
-class RowPagination(SelectPagination):
-    """A page of a select's rows, every column of them (``db.paginate`` gives only the first column)."""
-
-    def _query_items(self) -> list[Any]:
-        statement = self._query_args["select"].limit(self.per_page).offset(self._query_offset)
-        return list(self._query_args["session"].execute(statement))
 
 
 @dataclass(frozen=True)
@@ -68,16 +60,7 @@ def _sort_of(args: Any) -> tuple[str, str]:
 
 
 def _grouped(partner: Partner, view: str, sort: str, direction: str) -> Select[Any]:
-    # Refunds summed per purchase first, so that joining them never repeats a purchase's amount.
-    refunds = (
-        select(
-            Refund.purchase_id.label("purchase_id"),
-            func.sum(Refund.amount_minor).label("refunded"),
-            func.sum(func.coalesce(Refund.commission_reversal_minor, 0)).label("reversed"),
-        )
-        .group_by(Refund.purchase_id)
-        .subquery()
-    )
+    refunds = refunds_per_purchase()
     refunded = func.coalesce(refunds.c.refunded, 0)
     if view == "codes":
         key = ReferralCode.code

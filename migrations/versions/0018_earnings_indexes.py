@@ -1,14 +1,14 @@
-"""Indexes for the earnings filters and the performance tables
+"""An index for the earnings filters
 
 Revision ID: 0018
 Revises: 0017
 Create Date: 2026-12-02 19:30:00
 
-(An empty slot, filled by the change that needs it, or left empty.)
+The earnings page lists a partner's ledger entries by the day they count for, newest first, and
+filters them by period: an index on (partner_id, effective_on) serves both.
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+from alembic import op
 
 import cloudcodes.db  # noqa: F401
 
@@ -20,8 +20,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_index("ix_ledger_entries_partner_effective", "ledger_entries", ["partner_id", "effective_on"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_ledger_entries_partner_effective", table_name="ledger_entries")

@@ -39,8 +39,15 @@ PAGES = [
     "/dashboard/earnings",
     "/dashboard/earnings?kind=refund",
     "/dashboard/earnings?period=last-12-months",
+    "/dashboard/earnings?since=2000-01-01&until=2100-12-31&kind=commission&product=1",
     "/dashboard/earnings/ledger.csv",
+    "/dashboard/earnings/ledger.csv?period=this-year&kind=refund",
+    "/dashboard/earnings/purchases.csv",
+    "/dashboard/earnings/purchases.csv?kind=refund",
     "/dashboard/earnings/statements/{statement}.csv",
+    "/dashboard/earnings/statements/{statement}.pdf",
+    "/dashboard/performance",
+    "/dashboard/performance?view=domains&sort=last",
     "/dashboard/team",
     "/dashboard/company",
 ]
@@ -99,14 +106,20 @@ def _statements(app, count_queries, email: str, path: str) -> tuple[int, list[st
 
 # Paged lists: a later page of the large partner costs what its first page costs (the small
 # partner has no second page, and an empty page skips the loads of its rows).
-PAGED = ["/dashboard/referrals", "/dashboard/earnings"]
+PAGED = [
+    ("/dashboard/referrals", "page"),
+    ("/dashboard/earnings", "page"),
+    ("/dashboard/earnings", "ledger_page"),
+    ("/dashboard/performance?view=domains", "page"),
+]
 
 
-@pytest.mark.parametrize("page", PAGED)
-def test_a_later_page_costs_what_the_first_costs(app, count_queries, volumes: Volumes, page: str) -> None:
+@pytest.mark.parametrize(("page", "param"), PAGED)
+def test_a_later_page_costs_what_the_first_costs(app, count_queries, volumes: Volumes, page: str, param: str) -> None:
     first, _ = _statements(app, count_queries, LARGE_OWNER, page)
-    later, sql = _statements(app, count_queries, LARGE_OWNER, f"{page}?page=2")
-    assert later == first, f"{page}?page=2: {later} statements, page 1: {first}:\n" + "\n---\n".join(sql[:40])
+    later_page = f"{page}{'&' if '?' in page else '?'}{param}=2"
+    later, sql = _statements(app, count_queries, LARGE_OWNER, later_page)
+    assert later == first, f"{later_page}: {later} statements, page 1: {first}:\n" + "\n---\n".join(sql[:40])
 
 
 @pytest.mark.parametrize("page", PAGES)

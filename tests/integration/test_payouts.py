@@ -388,11 +388,12 @@ def test_partners_download_their_statements_and_ledger_as_csv(app, world):
         assert rows[0] == ["Date", "Kind", "Payable", "Description", "Order ID", "Amount", "Currency", "Statement"]
         by_order = {row[4]: row for row in rows[1:]}
         assert by_order["A-1"] == [
-            "2026-01-10", "accrual", "yes", "Commission on order A-1 (acme.com)", "A-1", "150.00", "USD", "2026-02"
+            "2026-01-10", "Commission", "yes", "Commission on order A-1 (acme.com)", "A-1", "150.00", "USD", "2026-02"
         ]  # fmt: skip
         assert by_order["A-3"][2] == "no" and by_order["A-3"][7] == ""
         assert by_order["A-2"][7] == ""  # still in hold
-        [adjustment] = [row for row in rows if row[1:3] == ["accrual", "no"] and row[4] == ""]
+        # The kinds in the page's words: an accrual CloudCodes does not pay out is a discount.
+        [adjustment] = [row for row in rows if row[1:3] == ["Discount", "no"] and row[4] == ""]
         assert adjustment[3] == "'=1+2 adjustment"
         assert len(rows) == 1 + 5
 

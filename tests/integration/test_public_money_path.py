@@ -136,9 +136,13 @@ def local(app, url: str) -> str:
 
 
 def shown(document: str) -> str:
-    """What a page or an e-mail says, attributes included; style sheets (CSS ``margin:``) left out."""
+    """What a page or an e-mail says, attributes included; CSS (``margin:``) left out.
+
+    The e-mails' CSS is inlined into ``style`` attributes, so those go as well as style sheets.
+    """
     without_styles = re.sub(r"<style\b.*?</style>", "", document, flags=re.DOTALL | re.IGNORECASE)
-    return html_lib.unescape(without_styles)
+    without_inline = re.sub(r"""\sstyle\s*=\s*("[^"]*"|'[^']*')""", "", without_styles, flags=re.IGNORECASE)
+    return html_lib.unescape(without_inline)
 
 
 def leaks(document: str, forbidden: dict[str, re.Pattern] = FORBIDDEN) -> list[str]:

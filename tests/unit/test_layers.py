@@ -62,6 +62,7 @@ PURE_RULE_MODULES = [
     "applications.states",
     "auth.passwords",
     "billing.commission",
+    "billing.periods",
     "notices.rules",
     "partners.access",
     "partners.levels",
