@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+from flask import Flask, Response
 
 from cloudcodes.config import load_config
+
+if TYPE_CHECKING:
+    from babel import Locale
 
 PACKAGE = Path(__file__).resolve().parent
 # An installed wheel carries templates/, static/ and migrations/ inside the package (setup.py puts them
 # there); a checkout keeps them at its top level (an editable install, or the app run from the folder).
 INSTALLED = (PACKAGE / "templates").is_dir()
 ROOT = PACKAGE if INSTALLED else PACKAGE.parent
+
+# The locales whose formats a reader can choose with the browser's Accept-Language, as that header
+# writes them (Babel writes en_US). Plain "en" is among them so that a browser asking for "en" (or
+# "en-AU") gets the house style: werkzeug would otherwise match it to "en-US" by its primary tag.
+HOUSE_STYLE = "en"
+READER_LOCALES = (HOUSE_STYLE, "en-US", "en-GB", "de", "fr")
 
 
 def default_instance_path() -> Path:
@@ -38,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_template_helpers(app)
+    register_locale(app)
     register_commands(app)
     register_subscribers()
     register_jobs(app)
@@ -59,9 +69,10 @@ def register_jobs(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from cloudcodes import models, security  # noqa: F401 - models registers every table with the metadata
     from cloudcodes.db import configure_sqlite
-    from cloudcodes.extensions import csrf, db, limiter, login_manager, migrate
+    from cloudcodes.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
@@ -114,11 +125,53 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["program_terms"] = program_terms
 
 
+def select_locale() -> str | None:
+    """Flask-Babel's locale selector: the reader's choice among READER_LOCALES, or None for the house style.
+
+    The JSON API keeps fixed formats whatever its client's header says.
+    """
+    from flask import has_request_context, request
+
+    if not has_request_context() or request.blueprint == "api":
+        return None
+    best = request.accept_languages.best_match(READER_LOCALES)
+    return best.replace("-", "_") if best and best != HOUSE_STYLE else None
+
+
+def reader_locale() -> Locale | None:
+    """formatting's locale provider: the request's locale, None outside a request or for the house style."""
+    from flask import has_request_context
+    from flask_babel import get_locale
+
+    from cloudcodes import formatting
+
+    if not has_request_context():
+        return None
+    locale = get_locale()
+    return None if locale is None or locale == formatting.DEFAULT_LOCALE else locale
+
+
+def register_locale(app: Flask) -> None:
+    """Pages follow the reader's Accept-Language for their formats; e-mails, CSV and the API do not."""
+    from cloudcodes import formatting
+
+    formatting.set_locale_provider(reader_locale)
+    app.jinja_env.globals["html_lang"] = formatting.html_lang
+
+    @app.after_request
+    def vary_by_language(response: Response) -> Response:
+        # A page's formats depend on the header: shared caches must keep one copy per language.
+        if response.mimetype == "text/html":
+            response.vary.add("Accept-Language")
+        return response
+
+
 def register_commands(app: Flask) -> None:
     from cloudcodes.auth.cli import users_cli
     from cloudcodes.billing.cli import checkouts_cli
     from cloudcodes.demo import demo_cli
     from cloudcodes.mail.cli import outbox_cli
+    from cloudcodes.notices.cli import notices_cli
     from cloudcodes.partners.cli import payout_keys_cli
     from cloudcodes.qualification.cli import program_cli
     from cloudcodes.referrals.cli import domains_cli
@@ -130,6 +183,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(program_cli)
     app.cli.add_command(checkouts_cli)
     app.cli.add_command(payout_keys_cli)
+    app.cli.add_command(notices_cli)
 
 
 def register_subscribers() -> None:

@@ -6,7 +6,7 @@ time-machine and commands taking ``--as-of`` can pass an explicit date instead.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 
 def now() -> datetime:
@@ -17,3 +17,8 @@ def now() -> datetime:
 def today() -> date:
     """Today's date in UTC: the program's calendar (levels, lifetimes, holds) runs on UTC."""
     return now().date()
+
+
+def start_of_day(day: date) -> datetime:
+    """The first instant of a program day (the program's days are UTC days)."""
+    return datetime.combine(day, time.min, tzinfo=UTC)

@@ -1,6 +1,7 @@
 """Extensions, created unbound and attached to an app in create_app()."""
 
 from flask import request
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -20,3 +21,4 @@ migrate = Migrate(render_as_batch=True, compare_type=True)
 csrf = CSRFProtect()
 login_manager = LoginManager()
 limiter = Limiter(key_func=client_address, headers_enabled=True, key_prefix="cloudcodes")
+babel = Babel()

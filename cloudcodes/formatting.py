@@ -5,13 +5,21 @@ the Python that builds flash messages, e-mail bodies and command-line output cal
 There is no Flask import: they work the same in a request, a CLI command, a task or a test, with or
 without an app context.
 
+The reader's locale comes from a provider the web layer registers (``set_locale_provider``): in a
+request it follows the browser's Accept-Language (en-US, en-GB, de, fr), and formats follow CLDR for
+that locale. Without a provider, without a header, outside a request, and inside ``default_locale()``
+(every e-mail) the portal's house style applies: "$25,000.00", "1 March 2027". The words stay English.
+
 Machine formats are not made here: the JSON API, the CSV exports and the audit log keep ISO dates and
 plain decimals.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +35,7 @@ if TYPE_CHECKING:
 
     from cloudcodes.money import Money
 
-# The one locale choice for now; a later issue can pick it per request or per recipient.
+# The portal's own locale: its house style below, used whenever no reader's locale applies.
 DEFAULT_LOCALE = Locale.parse("en")
 
 # The portal's house style: day, month, year ("1 March 2027"), which CLDR's plain "en" has no name
@@ -41,16 +49,72 @@ DATE_FORMATS = {
 DATETIME_FORMATS = {
     "medium": "d MMM y, HH:mm 'UTC'",  # 5 Mar 2027, 14:30 UTC
 }
+# Any other locale writes CLDR's own formats: the named CLDR date format for each of ours, or a skeleton.
+CLDR_DATE_FORMATS = {
+    "long": "long",  # en_US "March 1, 2027", de "1. März 2027"
+    "short": "medium",  # en_US "Mar 1, 2027", de "01.03.2027"
+}
+CLDR_DATE_SKELETONS = {
+    "month": "yMMMM",  # en_US "March 2027", de "März 2027"
+}
 NONE_TEXT = "—"
 
 Number = int | Decimal
 
+LocaleProvider = Callable[[], Locale | None]
+
+_locale_provider: LocaleProvider | None = None
+# Set by default_locale(): the house style, whatever the provider would answer.
+_house_style_only: ContextVar[bool] = ContextVar("cloudcodes_formatting_house_style_only", default=False)
+
+
+def set_locale_provider(provider: LocaleProvider | None) -> LocaleProvider | None:
+    """Who says the reader's locale: a callable answering a Locale, or None for the portal's own.
+
+    The web layer registers one that reads the request; None removes it. Returns the one it replaces.
+    """
+    # One hook for the whole process, set by the app factory.
+    global _locale_provider
+    previous, _locale_provider = _locale_provider, provider
+    return previous
+
+
+@contextlib.contextmanager
+def default_locale() -> Iterator[None]:
+    """Write in the portal's house style inside this block, whoever is reading the page around it.
+
+    For what is not read by the person in front of the browser: e-mails, stored texts.
+    """
+    token = _house_style_only.set(True)
+    try:
+        yield
+    finally:
+        _house_style_only.reset(token)
+
+
+def reader_locale() -> Locale | None:
+    """The reader's locale, or None when the house style applies."""
+    if _house_style_only.get() or _locale_provider is None:
+        return None
+    return _locale_provider()
+
 
 def get_locale(locale: Locale | str | None = None) -> Locale:
-    """The locale to write in: the one asked for, else the portal's."""
+    """The locale to write in: the one asked for, else the reader's, else the portal's."""
     if locale is None:
-        return DEFAULT_LOCALE
+        locale = reader_locale()
+        if locale is None:
+            return DEFAULT_LOCALE
     return locale if isinstance(locale, Locale) else Locale.parse(locale)
+
+
+def html_lang(locale: Locale | str | None = None) -> str:
+    """The page's ``lang``: ``en`` for the house style, else the locale as a language tag (``en-US``, ``de``)."""
+    return str(get_locale(locale)).replace("_", "-")
+
+
+def _is_house_style(locale: Locale) -> bool:
+    return locale == DEFAULT_LOCALE
 
 
 # --- Money and numbers --------------------------------------------------------------------------
@@ -114,16 +178,31 @@ def date(value: dt.date | dt.datetime | None, format: str = "long", *, locale: L
         return NONE_TEXT
     if isinstance(value, dt.datetime):
         value = _utc(value).date()
-    return babel_dates.format_date(value, DATE_FORMATS.get(format, format), locale=get_locale(locale))
+    locale = get_locale(locale)
+    if _is_house_style(locale):
+        return babel_dates.format_date(value, DATE_FORMATS.get(format, format), locale=locale)
+    if format in CLDR_DATE_SKELETONS:
+        return babel_dates.format_skeleton(CLDR_DATE_SKELETONS[format], value, locale=locale)
+    return babel_dates.format_date(value, CLDR_DATE_FORMATS.get(format, format), locale=locale)
 
 
 def datetime(value: dt.datetime | None, format: str = "medium", *, locale: Locale | str | None = None) -> str:
-    """``5 Mar 2027, 14:30 UTC`` (``medium``), or a CLDR pattern; always in UTC."""
+    """``5 Mar 2027, 14:30 UTC`` (``medium``), or a CLDR pattern; always in UTC.
+
+    For a reader's locale, ``medium`` is CLDR's medium date and a 24-hour time, joined the locale's way
+    (en_US ``Mar 5, 2027, 14:30 UTC``, de ``05.03.2027, 14:30 UTC``).
+    """
     if value is None:
         return NONE_TEXT
-    return babel_dates.format_datetime(
-        _utc(value), DATETIME_FORMATS.get(format, format), tzinfo=dt.UTC, locale=get_locale(locale)
-    )
+    value = _utc(value)
+    locale = get_locale(locale)
+    if _is_house_style(locale) or format != "medium":
+        return babel_dates.format_datetime(value, DATETIME_FORMATS.get(format, format), tzinfo=dt.UTC, locale=locale)
+    day = babel_dates.format_date(value.date(), "medium", locale=locale)
+    time = babel_dates.format_time(value, "HH:mm 'UTC'", tzinfo=dt.UTC, locale=locale)
+    # As Babel joins a named date and time: the pattern's quotes dropped, {1} the date, {0} the time.
+    joined = str(locale.datetime_formats["medium"]).replace("'", "")
+    return joined.replace("{1}", day).replace("{0}", time)
 
 
 def duration(value: dt.timedelta | None, *, locale: Locale | str | None = None) -> str:
@@ -147,8 +226,11 @@ def plural_word(count: Number, singular: str, plural: str | None = None, *, loca
 
     ``plural`` is for words that do not just take an "s" (``entry``/``entries``, ``person``/``people``);
     for a verb, the singular is the form that goes with one (``matches``/``match``).
+    The words are English, so English's rule picks the form whatever the reader's locale (French
+    counts 0 as "one": "0 day" would be wrong English); a translation will bring its own forms.
+    ``locale`` is kept for the callers' symmetry with ``plural``.
     """
-    if get_locale(locale).plural_form(count) == "one":
+    if DEFAULT_LOCALE.plural_form(count) == "one":
         return singular
     return plural if plural is not None else f"{singular}s"
 

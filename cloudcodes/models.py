@@ -6,6 +6,7 @@ from cloudcodes.auth.models import PasswordResetToken, RecoveryCode, User
 from cloudcodes.billing.models import LedgerEntry, PayoutStatement, Product, Purchase, Refund
 from cloudcodes.jobs.models import JobRun
 from cloudcodes.mail.models import OutboxMessage
+from cloudcodes.notices.models import Notice, NoticePreference
 from cloudcodes.partners.console_models import EmailChange, PartnerNote
 from cloudcodes.partners.models import (
     Partner,
@@ -26,6 +27,8 @@ __all__ = [
     "FaqEntry",
     "JobRun",
     "LedgerEntry",
+    "Notice",
+    "NoticePreference",
     "OutboxMessage",
     "Partner",
     "PartnerApplication",

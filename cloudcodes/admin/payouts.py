@@ -60,7 +60,7 @@ def _month_choices() -> list[SelectChoice]:
 def _paid_text(statement: PayoutStatement) -> str:
     if statement.paid_at is None:
         return "Unpaid"
-    return f"Paid {statement.paid_at.date().isoformat()}, {statement.payment_reference}"
+    return f"Paid {formatting.date(statement.paid_at)}, {statement.payment_reference}"
 
 
 def _statements_spec() -> ListSpec:

@@ -377,6 +377,12 @@ def approve(application: PartnerApplication, *, level: str, manager: User | None
 
 
 def _declare_requirements(partner: Any, application: PartnerApplication) -> None:
+    # Stored texts, read later by others: in the house style, not the approving manager's browser's.
+    with formatting.default_locale():
+        _declare(partner, application)
+
+
+def _declare(partner: Any, application: PartnerApplication) -> None:
     year = clock.today().year
     add_requirement(partner, RequirementKind.WORKSPACE_RESELLER, application.workspace_reseller_id)
     sales, technical = application.sales_team_size, application.technical_team_size

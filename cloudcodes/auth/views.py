@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -31,7 +32,11 @@ from cloudcodes.auth.services import (
     verify_second_factor,
 )
 from cloudcodes.extensions import db, limiter, login_manager
+from cloudcodes.notices.forms import NoticePreferencesForm, preferences_form
+from cloudcodes.notices.rules import NoticeKind, may_receive
+from cloudcodes.notices.services import preferences_of, save_preferences
 from cloudcodes.partners.lifecycle import LifecycleError, confirm_email_change, valid_email_change
+from cloudcodes.partners.services import membership_of
 from cloudcodes.web import TWO_FACTOR_VERIFIED, signed_in_user, submit
 
 blueprint = Blueprint("auth", __name__)
@@ -221,10 +226,48 @@ def account_password() -> ResponseReturnValue:
     return submit(form, perform, back=url_for("auth.account"), show=lambda status: _account_page(form, status))
 
 
-def _account_page(password_form: forms.ChangePasswordForm, status: int = 200) -> ResponseReturnValue:
+def _notice_form(user: User, **form_args: Any) -> NoticePreferencesForm | None:
+    """The "E-mail notices" form of a partner member: the kinds its role may hear of."""
+    membership = None if user.is_staff else membership_of(user)
+    if membership is None:
+        return None
+    kinds = [kind for kind in NoticeKind if may_receive(membership.role, kind)]
+    return preferences_form(kinds, preferences_of(user), **form_args)
+
+
+@blueprint.post("/account/notices")
+@login_required
+def account_notices() -> ResponseReturnValue:
+    user = signed_in_user()
+    form = _notice_form(user)
+    if form is None:
+        abort(404)
+
+    def perform() -> str:
+        changed = save_preferences(user, form.choices())
+        if not changed:
+            return "Your e-mail notices are as they were: nothing changed."
+        return "Your e-mail notices are saved."
+
+    return submit(
+        form,
+        perform,
+        back=url_for("auth.account", _anchor="notices"),
+        show=lambda status: _account_page(forms.ChangePasswordForm(formdata=None), status, notice_form=form),
+    )
+
+
+def _account_page(
+    password_form: forms.ChangePasswordForm,
+    status: int = 200,
+    *,
+    notice_form: NoticePreferencesForm | None = None,
+) -> ResponseReturnValue:
+    user = signed_in_user()
     return render_template(
         "auth/account.html",
         password_form=password_form,
+        notice_form=notice_form or _notice_form(user, formdata=None),
         disable_form=forms.PasswordConfirmForm(prefix="disable"),
         regenerate_form=forms.EmptyForm(prefix="regenerate"),
         everywhere_form=forms.EmptyForm(prefix="everywhere"),

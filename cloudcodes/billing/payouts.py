@@ -30,6 +30,9 @@ from cloudcodes.auth.models import User
 from cloudcodes.billing.models import LedgerEntry, LedgerKind, PayoutStatement
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
+from cloudcodes.notices.messages import money_fact
+from cloudcodes.notices.rules import NoticeKind
+from cloudcodes.notices.services import NoticeFor, raise_notices
 from cloudcodes.partners.company import missing_payout_items
 from cloudcodes.services import ServiceError, transactional
 
@@ -159,6 +162,13 @@ def close_month(period_start: date, *, by: User) -> list[PayoutStatement]:
                 f"The ledger changed while {month_label(period_start)} was being closed; nothing was closed. "
                 "Close it again."
             )
+    raise_notices(
+        NoticeKind.STATEMENT_READY,
+        [
+            NoticeFor(statement.partner_id, {"period": period_start.isoformat(), "total": money_fact(statement.total)})
+            for statement in statements
+        ],
+    )
     audit(
         "payouts.month_closed",
         actor=by,

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
 from cloudcodes.billing.models import Purchase, Refund
+from cloudcodes.clock import start_of_day
 from cloudcodes.extensions import db
-
-
-def start_of_day(day: date) -> datetime:
-    """The first instant of a program day (the program's days are UTC days)."""
-    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 def net_revenue_by_partner(start: date, end: date, partner_ids: Iterable[int] | None = None) -> dict[int, int]:

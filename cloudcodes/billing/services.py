@@ -13,7 +13,7 @@ from blinker import Namespace
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from cloudcodes import clock
+from cloudcodes import clock, formatting
 from cloudcodes.billing.commission import RefundTooLarge, commission_for, reversal_for
 from cloudcodes.billing.models import (
     AttributionRule,
@@ -30,6 +30,9 @@ from cloudcodes.billing.models import (
 from cloudcodes.extensions import db
 from cloudcodes.mail.outbox import queue_email
 from cloudcodes.money import Money
+from cloudcodes.notices.messages import money_fact
+from cloudcodes.notices.rules import NoticeKind
+from cloudcodes.notices.services import NoticeFor, raise_notices
 from cloudcodes.partners.models import Partner, PartnerStatus
 from cloudcodes.partners.services import level_record_on
 from cloudcodes.program.services import program_terms
@@ -254,8 +257,27 @@ def record_purchase(data: PurchaseInput, request_hash: str) -> Recorded:
         _queue_receipt(checkout, purchase)
     if purchase.partner_id is not None:
         partner_id = purchase.partner_id
+        _notify_purchase(purchase, product)
         after_commit(lambda: purchase_recorded.send(None, partner_id=partner_id))
     return Recorded(purchase, created=True)
+
+
+def _earning_kind(purchase: Purchase) -> str:
+    return "commission" if purchase.channel == Channel.DIRECT else "discount"
+
+
+def _notify_purchase(purchase: Purchase, product: Product) -> None:
+    assert purchase.partner_id is not None
+    facts = {
+        "order_id": purchase.order_id,
+        "domain": display_domain(purchase.customer_domain),
+        "product": product.name,
+        "seats": purchase.seats,
+        "amount": money_fact(purchase.amount),
+        "earning": money_fact(purchase.commission) if purchase.commission is not None else None,
+        "earning_kind": _earning_kind(purchase),
+    }
+    raise_notices(NoticeKind.PURCHASE, [NoticeFor(purchase.partner_id, facts)])
 
 
 def _locked_checkout(public_id: str) -> Checkout:
@@ -278,7 +300,7 @@ def _check_against_checkout(checkout: Checkout, data: PurchaseInput, domain: str
     # Paid in time counts even when reported a little later; paid after its 24 hours does not.
     if checkout.status == CheckoutStatus.EXPIRED or checkout.expires_at <= data.purchased_at:
         raise Gone(
-            f"Checkout {checkout.public_id} expired on {checkout.expires_at.isoformat()} unpaid; "
+            f"Checkout {checkout.public_id} expired on {formatting.datetime(checkout.expires_at)} unpaid; "
             "the customer must start again.",
             "checkout_id",
             code="checkout_expired",
@@ -448,6 +470,16 @@ def record_refund(
                 description=f"Refund {refund_id} of order {purchase.order_id}",
             )
         )
+    if purchase.partner_id is not None:
+        facts = {
+            "order_id": purchase.order_id,
+            "refund_id": refund_id,
+            "domain": display_domain(purchase.customer_domain),
+            "amount": money_fact(amount),
+            "reversed": money_fact(reversal) if purchase.commission is not None and reversal.minor else None,
+            "earning_kind": _earning_kind(purchase),
+        }
+        raise_notices(NoticeKind.REFUND, [NoticeFor(purchase.partner_id, facts)])
     return RecordedRefund(refund, created=True)
 
 

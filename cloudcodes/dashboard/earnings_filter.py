@@ -26,7 +26,7 @@ from wtforms.validators import Length, Optional
 from cloudcodes.billing.models import LedgerEntry, Product, Purchase
 from cloudcodes.billing.payouts import ENTRY_KIND_LABELS, EntryKind, entries_of_kind
 from cloudcodes.billing.periods import PERIOD_LABELS, DateRange, Period, period_range
-from cloudcodes.dashboard.figures import start_of_day
+from cloudcodes.clock import start_of_day
 from cloudcodes.extensions import db
 from cloudcodes.forms import PortalForm
 from cloudcodes.referrals.codes import CodeError, parse_code

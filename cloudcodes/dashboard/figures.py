@@ -8,7 +8,7 @@ date boundaries and summed with ``case`` so the same SQL runs on SQLite and Post
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 
 from cloudcodes.billing.models import LedgerEntry, LedgerKind, PayoutStatement, Purchase, Refund
 from cloudcodes.billing.payouts import month_end
+from cloudcodes.clock import start_of_day
 from cloudcodes.extensions import db
 from cloudcodes.formatting import date as format_date
 from cloudcodes.formatting import level_name
@@ -120,10 +121,6 @@ class MonthFigures:
     month: date
     earnings: Money
     revenue: Money  # purchases attributed to the partner in the month, less their refunds
-
-
-def start_of_day(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def refunds_per_purchase() -> Any:

@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from cloudcodes import clock
+from cloudcodes import clock, formatting
 from cloudcodes.extensions import db
 from cloudcodes.jobs.models import JobRun, JobTrigger
 from cloudcodes.jobs.queue import broker_problem
@@ -45,7 +45,8 @@ def scheduler_problem(now: datetime | None = None) -> str | None:
         )
     return (
         f"the scheduler missed its beat: the every-minute outbox sweep last started {_minutes(now - beat)} ago, "
-        f"at {beat:%Y-%m-%d %H:%M} UTC; check that the Celery beat and a worker are running"
+        f"at {formatting.datetime(beat, locale=formatting.DEFAULT_LOCALE)}; "
+        "check that the Celery beat and a worker are running"
     )
 
 

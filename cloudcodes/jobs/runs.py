@@ -31,7 +31,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from cloudcodes import clock
+from cloudcodes import clock, formatting
 from cloudcodes.extensions import db
 from cloudcodes.formatting import plural
 from cloudcodes.jobs.models import JobOutcome, JobRun, JobTrigger
@@ -204,7 +204,8 @@ def _finish(
 @transactional
 def _record_skipped(spec: JobSpec, trigger: JobTrigger, attempt: int, task_id: str | None) -> JobRun:
     running = db.session.scalar(select(JobRun).where(JobRun.running_lock == spec.name))
-    since = f" (started {running.started_at:%Y-%m-%d %H:%M:%S} UTC)" if running else ""
+    # Kept in the run's record, read later by anyone: the house style, not this request's reader's.
+    since = f" (started {formatting.datetime(running.started_at, locale=formatting.DEFAULT_LOCALE)})" if running else ""
     now = clock.now()
     run = JobRun(
         job=spec.name,

@@ -24,6 +24,7 @@ def load_tasks() -> dict[str, JobSpec]:
     from cloudcodes.billing import tasks as billing_tasks  # noqa: F401
     from cloudcodes.jobs import tasks as job_tasks  # noqa: F401
     from cloudcodes.mail import tasks as mail_tasks  # noqa: F401
+    from cloudcodes.notices import tasks as notice_tasks  # noqa: F401
     from cloudcodes.qualification import tasks as qualification_tasks  # noqa: F401
     from cloudcodes.referrals import tasks as referral_tasks  # noqa: F401
 

@@ -35,7 +35,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template, render_template_string
 from sqlalchemy import Select, func, select
 
-from cloudcodes import clock
+from cloudcodes import clock, formatting
 from cloudcodes.audit.services import record
 from cloudcodes.extensions import db
 from cloudcodes.jobs.queue import enqueue
@@ -101,11 +101,13 @@ def queue_email(
     to_name = _checked_header(to_name, "recipient name", max_length=200)
     from_name = _checked_header(from_name, "sender name", max_length=200) or None
 
-    subject, text_body = _render_text(template, context)
-    subject = _checked_header(subject, "subject", max_length=300)
-    if not subject:
-        raise ValueError(f"mail/{template}.txt has no 'Subject: ' first line and the context no 'subject'.")
-    html_body = render_template(f"mail/{template}.html", **{**context, "subject": subject})
+    # The house style, not the formats of whoever's request queued it: the reader is someone else.
+    with formatting.default_locale():
+        subject, text_body = _render_text(template, context)
+        subject = _checked_header(subject, "subject", max_length=300)
+        if not subject:
+            raise ValueError(f"mail/{template}.txt has no 'Subject: ' first line and the context no 'subject'.")
+        html_body = render_template(f"mail/{template}.html", **{**context, "subject": subject})
     # Many mail clients drop <style> blocks: the layout's CSS goes onto the elements themselves.
     # The media queries (phones) cannot be inlined and stay in a <style> for the clients that read it.
     html_body = css_inline.inline(html_body, keep_at_rules=True)

@@ -21,6 +21,8 @@ from stdnum import get_cc_module
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 from stdnum.us import rtn
 
+from cloudcodes import formatting
+
 MASK = "•"
 _DIGITS = re.compile(r"[0-9]+")
 US = "US"
@@ -268,8 +270,8 @@ def check_tax_form(kind: str, country: str, signed_on: date | None, today: date)
         raise InvalidDetail("The form's signing date cannot be in the future.", "tax_form_signed_on")
     if form != TaxForm.W9 and w8_expires_on(signed_on) < today:
         raise InvalidDetail(
-            f"A W-8 form signed on {signed_on.isoformat()} expired on {w8_expires_on(signed_on).isoformat()}: "
-            "upload a newly signed one.",
+            f"A W-8 form signed on {formatting.date(signed_on)} expired on "
+            f"{formatting.date(w8_expires_on(signed_on))}: upload a newly signed one.",
             "tax_form_signed_on",
         )
     return form
@@ -360,7 +362,7 @@ def missing_items(details: Any, today: date) -> list[str]:
         if signed_on is None:
             missing.append("the tax form's signing date")
         elif kind != TaxForm.W9 and w8_expires_on(signed_on) < today:
-            missing.append(f"a new tax form (the one signed on {signed_on.isoformat()} has expired)")
+            missing.append(f"a new tax form (the one signed on {formatting.date(signed_on)} has expired)")
         if not details.tax_form_file:
             missing.append("the signed tax form as a PDF")
     return missing

@@ -57,12 +57,13 @@ def upgrades_command(as_of: str, dry_run: bool) -> None:
         lines = run_upgrades(day, dry_run=dry_run)
     except QualificationError as error:
         raise click.BadParameter(str(error), param_hint="--as-of") from None
-    _report(lines, dry_run, f"Mid-year upgrades as of {day:%Y-%m-%d}")
+    _report(lines, dry_run, f"Mid-year upgrades as of {formatting.date(day)}")
     if dry_run:
         booked = booked_upgrades(day)
         for line in booked:
             click.echo("Already booked " + line.describe())
         if booked:
             click.echo(
-                f"{formatting.plural(len(booked), 'upgrade')} already booked, taking effect after {day:%Y-%m-%d}."
+                f"{formatting.plural(len(booked), 'upgrade')} already booked, "
+                f"taking effect after {formatting.date(day)}."
             )

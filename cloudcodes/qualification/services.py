@@ -17,11 +17,15 @@ from sqlalchemy.exc import IntegrityError
 from cloudcodes import clock, formatting
 from cloudcodes.audit.services import record
 from cloudcodes.auth.models import User
-from cloudcodes.billing.revenue import net_revenue_by_partner, start_of_day
+from cloudcodes.billing.revenue import net_revenue_by_partner
 from cloudcodes.billing.services import purchase_recorded
+from cloudcodes.clock import start_of_day
 from cloudcodes.extensions import db
 from cloudcodes.mail.outbox import queue_email
 from cloudcodes.money import Money
+from cloudcodes.notices.models import Notice
+from cloudcodes.notices.rules import NoticeKind
+from cloudcodes.notices.services import NoticeFor, raise_notices
 from cloudcodes.partners.levels import (
     ChecklistItem,
     LevelChange,
@@ -36,7 +40,6 @@ from cloudcodes.partners.levels import (
     unmet_premier_items,
 )
 from cloudcodes.partners.models import (
-    MemberRole,
     Partner,
     PartnerLevel,
     PartnerMembership,
@@ -160,11 +163,12 @@ class ChangeLine:
     change: LevelChange
 
     def describe(self) -> str:
-        protected = f", protected until {self.change.protected_until:%Y-%m-%d}" if self.change.protected_until else ""
+        until = self.change.protected_until
+        protected = f", protected until {formatting.date(until)}" if until else ""
         was = LEVEL_NAMES.get(self.previous or "", "no level")
         return (
             f"{self.partner_name} (#{self.partner_id}): {was} -> {LEVEL_NAMES[self.change.level]} "
-            f"from {self.change.effective_from:%Y-%m-%d}{protected}"
+            f"from {formatting.date(self.change.effective_from)}{protected}"
         )
 
 
@@ -202,31 +206,42 @@ def _apply(partner: Partner, line: ChangeLine, by: User | None) -> None:
 
 
 def _queue_notice(partner: Partner, line: ChangeLine) -> None:
+    """The level change as a notice to each of the partner's users; its mail is the manager's letter."""
     terms = program_terms()
     manager = partner.channel_manager if partner.channel_manager and partner.channel_manager.active else None
-    owners = [m.user for m in partner.memberships if m.role == MemberRole.OWNER and m.user.active]
     upgrade = line.change.level == PREMIER
-    for owner in owners:
+    margin = terms.margin_pct(line.change.level)
+
+    def letter(notice: Notice, user: User) -> None:
         queue_email(
-            to=owner.email,
-            to_name=owner.full_name,
+            to=user.email,
+            to_name=user.full_name,
             template="level_changed",
             from_name=(manager.full_name or manager.email) if manager else "CloudCodes Partner Program",
             reply_to=manager.email if manager else terms.contact_email,
             context={
                 "partner": partner,
-                "owner": owner,
+                "owner": user,
                 "manager": manager,
                 "upgrade": upgrade,
                 "level_name": LEVEL_NAMES[line.change.level],
                 "previous_name": LEVEL_NAMES.get(line.previous or "", ""),
-                "margin": terms.margin_pct(line.change.level),
+                "margin": margin,
                 "effective_from": line.change.effective_from,
                 "protected_until": line.change.protected_until,
                 "contact_email": terms.contact_email,
                 "dashboard_url": external_url("dashboard.index"),
             },
         )
+
+    facts = {
+        "level": line.change.level.value,
+        "level_name": LEVEL_NAMES[line.change.level],
+        "previous_name": LEVEL_NAMES.get(line.previous or "", ""),
+        "effective_from": line.change.effective_from.isoformat(),
+        "margin_text": formatting.percent(margin),
+    }
+    raise_notices(NoticeKind.LEVEL_CHANGE, [NoticeFor(partner.id, facts)], letter=letter)
 
 
 def _write_changes(lines: list[ChangeLine], partners: dict[int, Partner], by: User | None) -> list[ChangeLine]:
@@ -305,10 +320,12 @@ def run_upgrades(
     as_of: date, *, dry_run: bool = False, by: User | None = None, partner_ids: list[int] | None = None
 ) -> list[ChangeLine]:
     if as_of > clock.today():
-        raise QualificationError(f"{as_of:%Y-%m-%d} is in the future: upgrades are checked on a day that has come.")
+        raise QualificationError(
+            f"{formatting.date(as_of)} is in the future: upgrades are checked on a day that has come."
+        )
     if as_of < clock.today() - timedelta(days=MAX_DAYS_BACK):
         # Further back, the requirements (verified as they stand today) would not tell that day's story.
-        raise QualificationError(f"{as_of:%Y-%m-%d} is more than {MAX_DAYS_BACK} days ago: check a recent day.")
+        raise QualificationError(f"{formatting.date(as_of)} is more than {MAX_DAYS_BACK} days ago: check a recent day.")
     partners = _partners(partner_ids)
     ids = sorted(partners)
     history = histories(ids if len(ids) <= 1000 else None)

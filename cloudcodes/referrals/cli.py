@@ -34,5 +34,5 @@ def expire_command(as_of: str | None) -> None:
     report = expire_registrations(moment)
     click.echo(
         f"Expired {formatting.plural(report.registrations, 'registration')} "
-        f"and {formatting.plural(report.codes, 'referral code')} as of {moment:%Y-%m-%d}."
+        f"and {formatting.plural(report.codes, 'referral code')} as of {formatting.date(moment)}."
     )

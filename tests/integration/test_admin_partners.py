@@ -303,8 +303,8 @@ def test_meeting_the_last_requirement_in_the_console_flashes_the_upgrade(app, wo
         assert response.status_code == 303
         page = text(client.get(path))
     assert (
-        f"Level change: Acme (#{world.partner}): Reseller -> Premier from 2026-12-01, protected until 2027-12-31."
-        in page
+        f"Level change: Acme (#{world.partner}): Reseller -> Premier from 1 December 2026, "
+        "protected until 31 December 2027." in page
     )
     assert "Every Premier requirement is met this year." in page
     assert levels(app, world.partner)[-1] == ("premier", date(2026, 12, 1), date(2027, 12, 31), "upgrade")
@@ -380,7 +380,7 @@ def test_the_annual_run_from_the_console_previews_then_runs_once(app, world):
         add_member(globex, UserFactory(email="owner@globex.com"), MemberRole.OWNER)
         _db.session.commit()
         globex_id = globex.id
-    change = f"Globex (#{globex_id}): Premier -> Reseller from 2027-01-01"
+    change = f"Globex (#{globex_id}): Premier -> Reseller from 1 January 2027"
     with time_machine.travel(at("2027-01-02"), tick=False):
         client = staff_client(app, world.admin)
         assert "Levels" in text(client.get("/admin/"))
@@ -437,7 +437,7 @@ def test_mid_year_upgrades_from_the_console_preview_then_run_once(app, world):
     with app.app_context():  # back again without the service, so nothing has run the upgrade check
         _db.session.get(Partner, world.partner).memberships[0].sales_training_completed_on = trained_on
         _db.session.commit()
-    change = f"Acme (#{world.partner}): Reseller -> Premier from 2026-10-01, protected until 2027-12-31"
+    change = f"Acme (#{world.partner}): Reseller -> Premier from 1 October 2026, protected until 31 December 2027"
     with time_machine.travel(at("2026-09-15"), tick=False):
         client = staff_client(app, world.admin)
         assert 'value="2026-09-15"' in client.get("/admin/qualification").get_data(as_text=True)  # today by default

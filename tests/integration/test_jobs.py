@@ -46,7 +46,16 @@ from tests.support.web import csrf_token, login, make_staff, staff_client, submi
 
 ROOT = Path(__file__).resolve().parents[2]
 JOBS = "/admin/jobs"
-ALL_JOBS = {"outbox.deliver", "domains.expire", "checkouts.expire", "program.upgrades", "program.qualify", "jobs.prune"}
+ALL_JOBS = {
+    "outbox.deliver",
+    "domains.expire",
+    "checkouts.expire",
+    "program.upgrades",
+    "program.qualify",
+    "jobs.prune",
+    "notices.reminders",
+    "notices.digest",
+}
 
 # A job for these tests only, failing the first time with an error worth retrying (a server not up yet).
 _flaky_attempts: list[int] = []
@@ -195,6 +204,8 @@ def test_every_job_runs_on_the_worker_and_records_what_it_did(queue_app):
     assert counts["program.upgrades"] == {"partners": 0}
     assert counts["program.qualify"] == {"year": clock.today().year, "partners": 0}
     assert counts["jobs.prune"] == {"runs": 0}
+    assert counts["notices.reminders"] == {"registrations": 0, "notices": 0}
+    assert counts["notices.digest"] == {"mails": 0, "notices": 0}
     assert counts["outbox.deliver"]["sent"] == 0
     for name in ALL_JOBS:
         [run] = finished_runs(queue_app, name)
@@ -330,7 +341,7 @@ def test_the_beat_schedule_has_every_job_at_its_time():
     assert schedule["outbox.deliver"]["options"]["expires"] > 0  # a missed sweep is not run late
     assert schedule["program.qualify"]["schedule"] == crontab(minute=30, hour=0, day_of_month=1, month_of_year=1)
     assert {entry["kwargs"]["trigger"] for entry in schedule.values()} == {"schedule"}
-    for name in ("domains.expire", "program.upgrades", "jobs.prune"):
+    for name in ("domains.expire", "program.upgrades", "jobs.prune", "notices.reminders", "notices.digest"):
         entry = schedule[name]["schedule"]
         assert len(entry.hour) == 1 and len(entry.minute) == 1 and len(entry.day_of_month) == 31  # daily
 

@@ -174,7 +174,7 @@ def test_the_annual_run_keeps_a_protected_partner_and_downgrades_an_unprotected_
         assert "Would change Globex" in preview.output and "Acme" not in preview.output
         result = runner.invoke(args=["program", "qualify", "--year", "2027"])
         assert result.exit_code == 0, result.output
-        assert f"Changed Globex (#{other_id}): Premier -> Reseller from 2027-01-01" in result.output
+        assert f"Changed Globex (#{other_id}): Premier -> Reseller from 1 January 2027" in result.output
         assert "Annual qualification for 2027: 1 partner changed." in result.output
         again = runner.invoke(args=["program", "qualify", "--year", "2027"])
         assert "0 partners changed" in again.output
@@ -305,7 +305,7 @@ def test_how_late_an_annual_run_is(year, today, months):
 def test_in_december_the_annual_preview_warns_that_the_run_is_late_and_wants_a_second_box(
     app, world, globex, admin_client
 ):
-    change = f"Globex (#{globex}): Premier -> Reseller from 2026-01-01"
+    change = f"Globex (#{globex}): Premier -> Reseller from 1 January 2026"
     with time_machine.travel(at("2026-12-15"), tick=False):
         client = admin_client()
         preview = preview_annual(client, 2026)
@@ -344,7 +344,7 @@ def test_in_january_the_annual_preview_has_no_late_warning(app, world, globex, a
         client = admin_client()
         preview = preview_annual(client, 2026)
         assert preview.status_code == 200
-        assert f"Globex (#{globex}): Premier -> Reseller from 2026-01-01" in page_text(preview)
+        assert f"Globex (#{globex}): Premier -> Reseller from 1 January 2026" in page_text(preview)
         assert "This run is late" not in page_text(preview) and "months back" not in page_text(preview)
         assert 'id="late-run-warning"' not in preview.get_data(as_text=True)
         assert "run-annual-late_confirm" not in preview.get_data(as_text=True)
@@ -399,7 +399,7 @@ def test_a_late_run_never_changes_a_commission_already_recorded(app, world, glob
     with time_machine.travel(at("2026-12-15"), tick=False):
         result = runner.invoke(args=["program", "qualify", "--year", "2026"])
         assert result.exit_code == 0, result.output
-        assert f"Changed Globex (#{globex}): Premier -> Reseller from 2026-01-01" in result.output
+        assert f"Changed Globex (#{globex}): Premier -> Reseller from 1 January 2026" in result.output
 
     with app.app_context():
         assert levels(globex)[-1] == ("reseller", date(2026, 1, 1), None, "annual")
@@ -447,7 +447,7 @@ def test_the_upgrades_preview_lists_the_upgrades_already_booked(app, world, admi
         with time_machine.travel(at("2026-03-01"), tick=False):
             buy("A-1", "30000.00", "2026-03-01")
         meet_everything(world, "2026-11-26")  # the upgrade is booked at once, for 1 December
-    booked = f"Acme (#{world['partner']}): Reseller -> Premier from 2026-12-01, protected until 2027-12-31"
+    booked = f"Acme (#{world['partner']}): Reseller -> Premier from 1 December 2026, protected until 31 December 2027"
     with time_machine.travel(at("2026-11-27"), tick=False):
         client = admin_client()
         preview = preview_upgrades(client, "2026-11-27")
@@ -466,7 +466,7 @@ def test_the_upgrades_preview_lists_the_upgrades_already_booked(app, world, admi
         assert dry.exit_code == 0, dry.output
         assert "0 partners would change" in dry.output
         assert f"Already booked {booked}" in dry.output
-        assert "1 upgrade already booked, taking effect after 2026-11-27." in dry.output
+        assert "1 upgrade already booked, taking effect after 27 November 2026." in dry.output
     with time_machine.travel(at("2026-12-02"), tick=False):  # in force now: no longer booked
         shown = page_text(preview_upgrades(admin_client(), "2026-12-02"))
         assert "Already booked" not in shown and "No partner would change: there is nothing to run." in shown
@@ -504,11 +504,12 @@ def test_the_upgrades_preview_shows_new_and_booked_upgrades_apart(app, world, ad
         assert [lv[0] for lv in levels(initech_id)] == ["reseller"]
     with time_machine.travel(at("2026-11-27"), tick=False):
         shown = page_text(preview_upgrades(admin_client(), "2026-11-27"))
-    new = f"Initech (#{initech_id}): Reseller -> Premier from 2026-12-01, protected until 2027-12-31"
+    new = f"Initech (#{initech_id}): Reseller -> Premier from 1 December 2026, protected until 31 December 2027"
     assert "1 partner would change:" in shown and "Run it" in shown
     would, already = shown.split("Already booked: 1 upgrade")
     assert new in would and "Acme" not in would
-    assert f"Acme (#{world['partner']}): Reseller -> Premier from 2026-12-01" in already and "Initech" not in already
+    assert f"Acme (#{world['partner']}): Reseller -> Premier from 1 December 2026" in already
+    assert "Initech" not in already
 
 
 def test_the_levels_page_says_a_purchase_runs_the_upgrade_check(world, admin_client):
@@ -516,3 +517,32 @@ def test_the_levels_page_says_a_purchase_runs_the_upgrade_check(world, admin_cli
         shown = page_text(admin_client().get("/admin/qualification"))
     assert "a purchase does not" not in shown
     assert "or a purchase attributed to the partner, as soon as the billing system's report of it is recorded" in shown
+
+
+def test_the_level_change_is_a_notice_each_member_gets_as_chosen(app, world):
+    """The manager's letter is the notice's mail: for each member who wants it at once; the digest or
+    nothing for the others."""
+    from cloudcodes.notices.models import Notice
+    from cloudcodes.notices.rules import Delivery, NoticeKind
+    from cloudcodes.notices.services import save_preferences
+
+    with app.app_context():
+        partner = _db.session.get(Partner, world["partner"])
+        tess = UserFactory(email="tess@acme.com", full_name="Tess Tech")
+        sam = UserFactory(email="sam@acme.com")
+        add_member(partner, tess, MemberRole.TECHNICAL)
+        add_member(partner, sam, MemberRole.SALES)
+        _db.session.commit()
+        save_preferences(sam, {NoticeKind.LEVEL_CHANGE: Delivery.DIGEST})
+        with time_machine.travel(at("2026-03-01"), tick=False):
+            buy("A-1", "30000.00", "2026-03-01")
+        meet_everything(world, "2026-11-26")
+        letters = notices()
+        assert sorted(letter.to_address for letter in letters) == ["owner@acme.com", "tess@acme.com"]
+        assert all(letter.from_name == "Max Manager" for letter in letters)
+        assert "Hello Tess Tech," in next(m.text_body for m in letters if m.to_address == "tess@acme.com")
+        [waiting] = _db.session.scalars(
+            select(Notice).where(Notice.sent_at.is_(None), Notice.kind == NoticeKind.LEVEL_CHANGE)
+        ).all()
+        assert waiting.user_id == sam.id and waiting.kind == NoticeKind.LEVEL_CHANGE
+        assert waiting.facts["level_name"] == "Premier" and waiting.facts["effective_from"] == "2026-12-01"

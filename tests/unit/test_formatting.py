@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from babel import Locale
 from hypothesis import given
 from hypothesis import strategies as st
 from jinja2 import Environment
@@ -171,3 +172,106 @@ def test_role_label_reads_the_roles_label():
 
     assert formatting.role_label(Role.MANAGER) == "Channel sales manager"
     assert formatting.role_label(Role.ADMIN) == "Administrator"
+
+
+# --- The reader's locale ------------------------------------------------------------------------
+
+NBSP, NNBSP = "\xa0", "\u202f"  # CLDR's no-break space, and French's narrow one between digit groups
+
+
+@pytest.mark.parametrize(
+    ("locale", "long", "short", "month"),
+    [
+        ("en_US", "March 1, 2027", "Mar 1, 2027", "March 2027"),
+        ("en_GB", "1 March 2027", "1 Mar 2027", "March 2027"),
+        ("de", "1. März 2027", "01.03.2027", "März 2027"),
+        ("fr", "1 mars 2027", "1 mars 2027", "mars 2027"),
+    ],
+)
+def test_a_readers_locale_writes_cldrs_own_dates(locale, long, short, month):
+    day = date(2027, 3, 1)
+    assert formatting.date(day, locale=locale) == long
+    assert formatting.date(day, "long", locale=locale) == long
+    assert formatting.date(day, "short", locale=locale) == short
+    assert formatting.date(day, "month", locale=locale) == month
+    assert formatting.date(day, "dd MMMM y", locale="de") == "01 März 2027"  # a pattern of one's own still holds
+
+
+@pytest.mark.parametrize(
+    ("locale", "text"),
+    [
+        ("en_US", "Mar 5, 2027, 14:30 UTC"),
+        ("en_GB", "5 Mar 2027, 14:30 UTC"),
+        ("de", "05.03.2027, 14:30 UTC"),
+        ("fr", "5 mars 2027, 14:30 UTC"),
+    ],
+)
+def test_a_readers_locale_writes_times_in_utc_the_locales_way(locale, text):
+    assert formatting.datetime(datetime(2027, 3, 5, 14, 30, tzinfo=UTC), locale=locale) == text
+    # 19:30 at +05:00 is still 14:30 UTC
+    plus_five = timezone(timedelta(hours=5))
+    assert formatting.datetime(datetime(2027, 3, 5, 19, 30, tzinfo=plus_five), locale=locale) == text
+
+
+@pytest.mark.parametrize(
+    ("locale", "usd", "jpy", "number", "decimal", "percent"),
+    [
+        ("en_US", "$25,000.00", "¥5,000", "10,000", "1,234.5", "12.5 %"),
+        ("en_GB", "US$25,000.00", "JP¥5,000", "10,000", "1,234.5", "12.5 %"),
+        ("de", f"25.000,00{NBSP}$", f"5.000{NBSP}¥", "10.000", "1.234,5", "12,5 %"),
+        ("fr", f"25{NNBSP}000,00{NBSP}$US", f"5{NNBSP}000{NBSP}JPY", f"10{NNBSP}000", f"1{NNBSP}234,5", "12,5 %"),
+    ],
+)
+def test_a_readers_locale_writes_money_and_numbers_its_way(locale, usd, jpy, number, decimal, percent):
+    assert formatting.money(Money(25_000_00, "USD"), locale=locale) == usd
+    assert formatting.money(Money(5000, "JPY"), locale=locale) == jpy  # the yen has no decimals anywhere
+    assert formatting.number(10_000, locale=locale) == number
+    assert formatting.number(Decimal("1234.50"), locale=locale) == decimal
+    assert formatting.percent(Decimal("12.50"), locale=locale) == percent
+
+
+@pytest.mark.parametrize("locale", ["en_US", "en_GB", "de", "fr"])
+def test_english_words_take_englishs_plural_whatever_the_locale(locale):
+    # French counts 0 as singular: the words are English, so "0 days" all the same.
+    assert formatting.plural(0, "day", locale=locale) == "0 days"
+    assert formatting.plural(1, "day", locale=locale) == "1 day"
+    assert formatting.plural(2, "entry", "entries", locale=locale) == "2 entries"
+    assert formatting.plural(1200, "seat", locale=locale) == f"{formatting.number(1200, locale=locale)} seats"
+
+
+@pytest.fixture
+def reader():
+    """A locale provider the test sets, as the web layer does for a request; removed afterwards."""
+    chosen = {}
+    previous = formatting.set_locale_provider(lambda: chosen.get("locale"))
+    yield chosen
+    formatting.set_locale_provider(previous)
+
+
+def test_the_providers_locale_is_used_when_none_is_asked_for(reader):
+    reader["locale"] = Locale.parse("de")
+    assert formatting.money(Money(25_000_00, "USD")) == f"25.000,00{NBSP}$"
+    assert formatting.date(date(2027, 3, 1)) == "1. März 2027"
+    assert formatting.html_lang() == "de"
+    assert formatting.date(date(2027, 3, 1), locale="en_US") == "March 1, 2027"  # an explicit one still wins
+    reader["locale"] = Locale.parse("en_US")
+    assert formatting.html_lang() == "en-US"
+
+
+def test_no_locale_from_the_provider_is_the_house_style(reader):
+    reader["locale"] = None
+    assert formatting.money(Money(25_000_00, "USD")) == "$25,000.00"
+    assert formatting.date(date(2027, 3, 1)) == "1 March 2027"
+    assert formatting.date(date(2027, 3, 1), "short") == "1 Mar 2027"
+    assert formatting.date(date(2027, 3, 1), "month") == "March 2027"
+    assert formatting.datetime(datetime(2027, 3, 5, 14, 30, tzinfo=UTC)) == "5 Mar 2027, 14:30 UTC"
+    assert formatting.html_lang() == "en"
+
+
+def test_default_locale_keeps_the_house_style_inside_whatever_the_reader(reader):
+    reader["locale"] = Locale.parse("fr")
+    with formatting.default_locale():
+        assert formatting.money(Money(25_000_00, "USD")) == "$25,000.00"
+        assert formatting.date(date(2027, 3, 1)) == "1 March 2027"
+        assert formatting.html_lang() == "en"
+    assert formatting.date(date(2027, 3, 1)) == "1 mars 2027"  # and the reader's again after the block
