@@ -23,6 +23,9 @@ from cloudcodes.extensions import db
 from cloudcodes.formatting import date as format_date
 from cloudcodes.formatting import level_name
 from cloudcodes.money import Money
+from cloudcodes.notices.messages import summary as notice_summary
+from cloudcodes.notices.models import Notice
+from cloudcodes.notices.rules import NoticeKind
 from cloudcodes.partners.models import PartnerLevel
 from cloudcodes.program.services import program_terms
 from cloudcodes.referrals.domains import display_domain
@@ -187,19 +190,22 @@ def monthly_series(partner_id: int, today: date) -> list[MonthFigures]:
 
 @dataclass(frozen=True)
 class Activity:
-    kind: str  # "purchase", "refund", "registration_ending", "level"
+    kind: str  # "purchase", "refund", "registration_ending", "level", "notice"
     on: date
     text: str
     amount: Money | None
     endpoint: str  # where it is detailed
 
 
-def latest_activity(partner_id: int, today: date, *, money: bool, codes: bool) -> list[Activity]:
-    """Purchases, refunds, registrations ending within 14 days and level changes, newest first, capped.
+def latest_activity(
+    partner_id: int, today: date, *, money: bool, codes: bool, user_id: int | None = None
+) -> list[Activity]:
+    """Purchases, refunds, registrations ending within 14 days, level changes and the statements the
+    user was told are ready, newest first, capped.
 
-    One statement per kind (at most four), each capped, so the list costs the same for any partner.
-    Purchases and refunds are money: only for the roles that see it; registrations only for those
-    that see codes.
+    One statement per kind (at most five), each capped, so the list costs the same for any partner.
+    Purchases, refunds and statements are money: only for the roles that see it; registrations only
+    for those that see codes.
     """
     items: list[Activity] = []
     if money:
@@ -256,5 +262,19 @@ def latest_activity(partner_id: int, today: date, *, money: bool, codes: bool) -
         items.append(
             Activity("level", record.effective_from, f"{verb} {level_name(record.level)}", None, "public.program")
         )
+    if money and user_id is not None:
+        ready = db.session.scalars(
+            select(Notice)
+            .where(
+                Notice.user_id == user_id,
+                Notice.partner_id == partner_id,
+                Notice.kind == NoticeKind.STATEMENT_READY,
+            )
+            .order_by(Notice.created_at.desc(), Notice.id.desc())
+            .limit(ACTIVITY_SHOWN)
+        ).all()
+        for notice in ready:
+            text = notice_summary(notice.kind, notice.facts)
+            items.append(Activity("notice", notice.created_at.date(), text, None, "dashboard.earnings"))
     items.sort(key=lambda item: item.on, reverse=True)
     return items[:ACTIVITY_SHOWN]

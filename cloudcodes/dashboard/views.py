@@ -79,7 +79,13 @@ def index() -> ResponseReturnValue:
                 "series": series,
                 "chart": chart_data(series),
             }
-        activity = figures.latest_activity(partner_id, today, money=sees_money, codes=Area.CODES in areas)
+        activity = figures.latest_activity(
+            partner_id,
+            today,
+            money=sees_money,
+            codes=Area.CODES in areas,
+            user_id=None if current_user.is_staff else current_user.id,
+        )
         # The progress to Premier is about revenue (its figures and what is still missing): money, so
         # only for the roles that see money.
         if sees_money and level is not None and level.level == RESELLER and membership.partner.is_active:

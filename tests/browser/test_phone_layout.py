@@ -25,6 +25,7 @@ PAGES = [
     "/dashboard/performance?view=domains",
     "/dashboard/team",
     "/dashboard/company",
+    "/account",  # its e-mail notices
     "/program",
 ]
 

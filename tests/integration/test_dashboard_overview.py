@@ -103,6 +103,9 @@ def test_the_overview_figures_equal_the_ledger_sums(app):
     assert activity.index("Refund to acme.com") < activity.index("Purchase by globex.com")
     assert activity.index("Purchase by globex.com") < activity.index("Purchase by umbrella.com")
     assert 'href="/dashboard/earnings"' in activity
+    # The statement the owner was told of (its notice) is there too, dated the day it was made.
+    assert "Your payout statement for February 2026 is ready: $150.00" in unescape(activity)
+    assert activity.index("Refund to acme.com") < activity.index("Your payout statement for February 2026")
 
 
 def test_the_chart_data_equals_its_table(app):
