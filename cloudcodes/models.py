@@ -17,7 +17,7 @@ from cloudcodes.partners.models import (
 )
 from cloudcodes.program.models import ProgramSettings, VolumeDiscountTier
 from cloudcodes.public.models import FaqEntry
-from cloudcodes.referrals.models import DomainRegistration, ReferralCode
+from cloudcodes.referrals.models import DomainRegistration, ReferralCode, RegistrationClaim
 
 __all__ = [
     "ApplicationMessage",
@@ -45,6 +45,7 @@ __all__ = [
     "RecoveryCode",
     "ReferralCode",
     "Refund",
+    "RegistrationClaim",
     "User",
     "VolumeDiscountTier",
 ]

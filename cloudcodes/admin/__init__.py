@@ -42,6 +42,7 @@ def admin_only(view: Any) -> Any:
 from cloudcodes.admin import (  # noqa: E402, F401 - the console's pages register on the blueprint
     applications,
     audit,
+    claims,
     domains,
     home,
     jobs,

@@ -18,6 +18,7 @@ from cloudcodes.mail.outbox import failed_count
 from cloudcodes.money import Money
 from cloudcodes.partners.models import Partner, PartnerStatus
 from cloudcodes.program.services import program_terms
+from cloudcodes.referrals.claims import waiting_claims
 
 
 @dataclass(frozen=True)
@@ -67,4 +68,12 @@ def overview() -> Overview:
 
 @blueprint.get("/")
 def index() -> ResponseReturnValue:
-    return render_template("admin/index.html", terms=program_terms(), figures=overview())
+    from cloudcodes.admin.claims import days_left_text
+
+    return render_template(
+        "admin/index.html",
+        terms=program_terms(),
+        figures=overview(),
+        claims=waiting_claims(current_user, limit=10),
+        days_left=days_left_text,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Numeric, String
+from sqlalchemy import CheckConstraint, Numeric, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloudcodes import clock
@@ -28,6 +28,9 @@ class ProgramSettings(db.Model):
         CheckConstraint("premier_trained_sales_staff >= 0", name="trained_staff_not_negative"),
         CheckConstraint("registration_lifetime_days > 0", name="lifetime_positive"),
         CheckConstraint("commission_hold_days >= 0", name="hold_not_negative"),
+        CheckConstraint("reseller_registration_cap >= 1", name="reseller_cap_positive"),
+        CheckConstraint("premier_registration_cap >= 1", name="premier_cap_positive"),
+        CheckConstraint("claim_decision_working_days >= 1", name="claim_days_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -37,6 +40,9 @@ class ProgramSettings(db.Model):
     premier_trained_sales_staff: Mapped[int]
     registration_lifetime_days: Mapped[int]
     commission_hold_days: Mapped[int]
+    reseller_registration_cap: Mapped[int] = mapped_column(server_default=text("50"))
+    premier_registration_cap: Mapped[int] = mapped_column(server_default=text("250"))
+    claim_decision_working_days: Mapped[int] = mapped_column(server_default=text("5"))
     currency: Mapped[str] = mapped_column(String(3))
     contact_email: Mapped[str] = mapped_column(String(254))
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)

@@ -47,6 +47,9 @@ def _load_terms() -> ProgramTerms:
         premier_trained_sales_staff=row.premier_trained_sales_staff,
         registration_lifetime_days=row.registration_lifetime_days,
         commission_hold_days=row.commission_hold_days,
+        reseller_registration_cap=row.reseller_registration_cap,
+        premier_registration_cap=row.premier_registration_cap,
+        claim_decision_working_days=row.claim_decision_working_days,
         currency=row.currency,
         contact_email=row.contact_email,
         volume_tiers=tuple(VolumeTier(t.min_seats, t.extra_points) for t in tiers),
@@ -70,6 +73,17 @@ def _validate(terms: ProgramTerms) -> None:
         raise SettingsError("A registration lasts at least one day.", "registration_lifetime_days")
     if terms.commission_hold_days < 0:
         raise SettingsError("The hold cannot be negative.", "commission_hold_days")
+    for name in ("reseller_registration_cap", "premier_registration_cap"):
+        if getattr(terms, name) < 1:
+            raise SettingsError("A partner may hold at least one active registration.", name)
+    if terms.premier_registration_cap < terms.reseller_registration_cap:
+        raise SettingsError(
+            "Premier partners may not hold fewer registrations than Resellers.", "premier_registration_cap"
+        )
+    if terms.claim_decision_working_days < 1:
+        raise SettingsError(
+            "A manager needs at least one working day to decide a claim.", "claim_decision_working_days"
+        )
     seats = [tier.min_seats for tier in terms.volume_tiers]
     if len(seats) != len(set(seats)) or any(s < 1 for s in seats):
         raise SettingsError("Each volume tier needs its own seat count of at least 1.", "volume_tiers")

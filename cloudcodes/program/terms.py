@@ -43,6 +43,11 @@ class ProgramTerms:
     premier_trained_sales_staff: int
     registration_lifetime_days: int
     commission_hold_days: int
+    # Active registrations a partner may hold at once, by its level.
+    reseller_registration_cap: int
+    premier_registration_cap: int
+    # Working days (Monday to Friday) the holder's manager has to decide a claim on its domain.
+    claim_decision_working_days: int
     currency: str
     contact_email: str
     volume_tiers: tuple[VolumeTier, ...] = field(default=())
@@ -53,6 +58,9 @@ class ProgramTerms:
         if level == Level.RESELLER:
             return self.reseller_margin_pct
         raise ValueError(f"Unknown level {level!r}.")
+
+    def registration_cap(self, level: Level) -> int:
+        return self.premier_registration_cap if level == Level.PREMIER else self.reseller_registration_cap
 
     def volume_points(self, level: Level, seats: int) -> Decimal:
         """The extra points one purchase of ``seats`` earns: the highest tier reached, Premier only."""
@@ -79,6 +87,9 @@ DEFAULT_TERMS = ProgramTerms(
     premier_trained_sales_staff=1,
     registration_lifetime_days=90,
     commission_hold_days=30,
+    reseller_registration_cap=50,
+    premier_registration_cap=250,
+    claim_decision_working_days=5,
     currency="USD",
     contact_email="partners@cloudcodes.example",
     volume_tiers=(VolumeTier(100, Decimal("2")), VolumeTier(500, Decimal("5"))),

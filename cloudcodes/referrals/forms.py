@@ -7,7 +7,7 @@ that a destructive action was confirmed.
 
 from __future__ import annotations
 
-from wtforms import BooleanField, SearchField, SelectField, StringField
+from wtforms import BooleanField, EmailField, RadioField, SearchField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -51,12 +51,12 @@ class RegisterDomainForm(PortalForm):
                 max=MAX_DOMAIN_INPUT, message="That is too long for a domain: enter the domain, such as example.com."
             ),
         ],
-        description="Your customer's domain, e.g. example.com; a web address or e-mail address works too.",
+        description="Your customer's domain, e.g. example.com; a web address works too.",
     )
 
 
 class RenewRegistrationForm(PortalForm):
-    """Nothing to fill in: renewing restarts the lifetime and can be done again at any time."""
+    """Nothing to fill in: renewing restarts the lifetime, in the registration's last 30 days."""
 
 
 class GenerateCodeForm(PortalForm):
@@ -74,4 +74,79 @@ class RevokeCodeForm(PortalForm):
     confirm = BooleanField(
         "I understand that the customer can no longer use this code",
         validators=[DataRequired("Tick the box to confirm that you withdraw this code.")],
+    )
+
+
+class CheckProofForm(PortalForm):
+    """Nothing to fill in: look for the registration's (or claim's) TXT record now."""
+
+
+class SendConfirmationForm(PortalForm):
+    confirmation_email = EmailField(
+        "The customer's e-mail address",
+        validators=[
+            DataRequired("Enter an address at the customer's domain, such as it@example.com."),
+            Length(max=254),
+        ],
+        description="Someone at the customer's domain who can confirm that you work together.",
+    )
+
+
+class FileClaimForm(PortalForm):
+    domain = StringField(
+        "Customer domain",
+        validators=[DataRequired("Enter the domain you claim, such as example.com."), Length(max=MAX_DOMAIN_INPUT)],
+    )
+    note = TextAreaField(
+        "Your evidence",
+        validators=[
+            DataRequired("Say why the customer works with you: the manager decides on what you write here."),
+            Length(max=2000, message="Keep it under 2,000 characters."),
+        ],
+        description="Who at the customer you work with, since when, what you are selling. The other partner does not "
+        "see it. Prove it too: after filing, add a DNS record or have the customer confirm.",
+    )
+
+
+class AppealForm(PortalForm):
+    note = TextAreaField(
+        "Why the decision is wrong",
+        validators=[
+            DataRequired("Say why you appeal: the admin decides on what you write here."),
+            Length(max=2000, message="Keep it under 2,000 characters."),
+        ],
+        description="You may appeal once; an admin's decision is final.",
+    )
+
+
+class DecideClaimForm(PortalForm):
+    outcome = RadioField(
+        "Decision",
+        choices=[
+            SelectChoice("grant", "Grant: the domain moves to the claimant"),
+            SelectChoice("refuse", "Refuse: the holder keeps it"),
+        ],
+        validators=[DataRequired("Choose to grant or to refuse the claim.")],
+    )
+    reason = TextAreaField(
+        "Reason",
+        validators=[DataRequired("Write the reason: both partners are told it."), Length(max=2000)],
+        description="Both partners read it; do not name either of them.",
+    )
+    override = BooleanField("I decide against the only side that has proven the customer stands behind it")
+
+
+class DecideAppealForm(PortalForm):
+    outcome = RadioField(
+        "Decision on the appeal",
+        choices=[
+            SelectChoice("uphold", "Uphold: the first decision stands"),
+            SelectChoice("overturn", "Overturn: the other side gets the domain"),
+        ],
+        validators=[DataRequired("Choose to uphold or to overturn the decision.")],
+    )
+    reason = TextAreaField(
+        "Reason",
+        validators=[DataRequired("Write the reason: both partners are told it."), Length(max=2000)],
+        description="Final: both partners read it; do not name either of them.",
     )

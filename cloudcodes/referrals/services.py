@@ -12,17 +12,29 @@ from cloudcodes import clock, formatting
 from cloudcodes.audit.services import record
 from cloudcodes.auth.models import User
 from cloudcodes.extensions import db
-from cloudcodes.partners.models import Partner
+from cloudcodes.partners.models import Partner, PartnerMembership
 from cloudcodes.partners.services import level_record_on
 from cloudcodes.program.services import program_terms
 from cloudcodes.program.terms import Level
 from cloudcodes.referrals.codes import CodeError, generate_code, parse_code
+from cloudcodes.referrals.deal_rules import (
+    RENEWAL_WINDOW_DAYS,
+    is_self_referral,
+    looks_like_email,
+    may_renew,
+    renewable_from,
+)
+from cloudcodes.referrals.dns import DnsEvidence
 from cloudcodes.referrals.domains import DomainError, display_domain, normalise_domain
 from cloudcodes.referrals.models import DomainRegistration, ReferralCode, RegistrationStatus
+from cloudcodes.referrals.proof import read_evidence, store_evidence
 from cloudcodes.services import ServiceError, transactional
 
 CODE_ATTEMPTS = 5  # a collision in 32**11 codes is astronomically rare; retry a few times all the same
-TAKEN = "This domain is already registered by another partner. Registrations are first come, first served."
+TAKEN = (
+    "This domain is already registered by another partner. If the customer wants to work with you, "
+    "file a claim with your evidence: the other partner's channel sales manager decides."
+)
 
 
 class ReferralError(ServiceError):
@@ -47,10 +59,93 @@ def _require_active_partner(partner: Partner) -> None:
 
 
 def _normalised(raw_domain: str) -> str:
+    if looks_like_email(raw_domain):
+        host = raw_domain.strip().rpartition("@")[2] or "acme.com"
+        raise ReferralError(
+            f"That is an e-mail address. Type the customer's domain only: for {raw_domain.strip()[:80]}, "
+            f"type {host[:80]}.",
+            field="domain",
+            code="email_address",
+        )
     try:
         return normalise_domain(raw_domain)
     except DomainError as error:
         raise ReferralError(str(error), field="domain") from None
+
+
+def own_domains(partner: Partner) -> set[str]:
+    """The partner's own registrable domains: its web site's and its members' e-mail domains."""
+    texts = [partner.website or ""]
+    texts += db.session.scalars(
+        select(User.email)
+        .join(PartnerMembership, PartnerMembership.user_id == User.id)
+        .where(PartnerMembership.partner_id == partner.id)
+    ).all()
+    domains = set()
+    for text in texts:
+        host = text.rpartition("@")[2] if "@" in text else text
+        try:
+            domains.add(normalise_domain(host))
+        except DomainError:
+            continue
+    return domains
+
+
+def _refuse_self_referral(partner: Partner, domain: str) -> None:
+    if is_self_referral(domain, own_domains(partner)):
+        raise ReferralError(
+            f"{display_domain(domain)} is your own company's domain (your web site's, or the e-mail domain of "
+            "someone in your team): a partner cannot refer itself. Register your customers' domains.",
+            field="domain",
+            code="self_referral",
+        )
+
+
+def active_count(partner_id: int) -> int:
+    """Registrations the partner holds that count against its cap: active ones not yet converted."""
+    return (
+        db.session.scalar(
+            select(func.count(DomainRegistration.id)).where(
+                DomainRegistration.partner_id == partner_id,
+                DomainRegistration.status == RegistrationStatus.ACTIVE,
+                DomainRegistration.converted_at.is_(None),
+                DomainRegistration.expires_at > clock.now(),
+            )
+        )
+        or 0
+    )
+
+
+def registration_cap(partner: Partner) -> int:
+    level = level_record_on(partner.id, clock.today())
+    return program_terms().registration_cap(level.level if level else Level.RESELLER)
+
+
+def _refuse_over_cap(partner: Partner) -> None:
+    cap = registration_cap(partner)
+    if active_count(partner.id) >= cap:
+        terms = program_terms()
+        raise ReferralError(
+            f"You hold {formatting.plural(cap, 'active registration')}, the most your level allows "
+            f"(Reseller {formatting.number(terms.reseller_registration_cap)}, Premier "
+            f"{formatting.number(terms.premier_registration_cap)}). Release one you no longer pursue, "
+            "or wait until one converts or ends.",
+            field="domain",
+            code="registration_cap",
+        )
+
+
+def _refuse_without_dns(domain: str) -> DnsEvidence | None:
+    """The domain's DNS evidence; a domain with no DNS at all is refused. None when DNS did not answer."""
+    found = read_evidence(domain)
+    if found is not None and not found.resolves:
+        raise ReferralError(
+            f"{display_domain(domain)} has no DNS records at all: it does not exist, or is not set up yet. "
+            "Check the spelling: a customer's domain that receives e-mail always has DNS records.",
+            field="domain",
+            code="no_dns",
+        )
+    return found
 
 
 def active_registration(domain: str) -> DomainRegistration | None:
@@ -65,6 +160,7 @@ def active_registration(domain: str) -> DomainRegistration | None:
 def register_domain(partner: Partner, raw_domain: str, *, by: User | None) -> DomainRegistration:
     domain = _normalised(raw_domain)
     _require_active_partner(partner)
+    _refuse_self_referral(partner, domain)
     existing = active_registration(domain)
     if existing is not None and is_live(existing):
         if existing.partner_id == partner.id:
@@ -73,6 +169,8 @@ def register_domain(partner: Partner, raw_domain: str, *, by: User | None) -> Do
             )
             raise ReferralError(f"You registered {display_domain(domain)} already; {until}.", field="domain")
         raise DomainTaken(TAKEN, field="domain")
+    _refuse_over_cap(partner)
+    found = _refuse_without_dns(domain)
     if existing is not None:
         # Past its lifetime but not yet swept by `domains expire`: end it now, so the domain is free.
         _end(existing, RegistrationStatus.EXPIRED, "Lifetime ended")
@@ -84,6 +182,8 @@ def register_domain(partner: Partner, raw_domain: str, *, by: User | None) -> Do
         expires_at=now + lifetime(),
         registered_by_id=by and by.id,
     )
+    if found is not None:
+        store_evidence(registration, found)
     db.session.add(registration)
     try:
         db.session.flush()
@@ -107,6 +207,13 @@ def renew(registration: DomainRegistration, *, by: User | None) -> None:
         raise ReferralError("This registration has ended; register the domain again instead.")
     _require_active_partner(registration.partner)
     now = clock.now()
+    if registration.converted_at is None and not may_renew(registration.expires_at, now):
+        raise ReferralError(
+            f"A registration can be renewed in its last {RENEWAL_WINDOW_DAYS} days only: this one from "
+            f"{formatting.date(renewable_from(registration.expires_at))} (it ends on "
+            f"{formatting.date(registration.expires_at)}).",
+            code="not_renewable_yet",
+        )
     registration.expires_at = now + lifetime()
     registration.renewed_at = now
     record("domain.renewed", actor=by, target=registration, details={"domain": registration.domain})

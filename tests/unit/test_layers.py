@@ -69,6 +69,7 @@ PURE_RULE_MODULES = [
     "partners.payout_rules",
     "program.terms",
     "referrals.codes",
+    "referrals.deal_rules",
     "referrals.domains",
     "search",
 ]

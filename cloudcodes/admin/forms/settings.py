@@ -68,6 +68,17 @@ def _days_field(label: str, description: str) -> IntegerField:
     )
 
 
+def _count_field(label: str, description: str) -> IntegerField:
+    return IntegerField(
+        label,
+        validators=[
+            InputRequired("Enter a whole number."),
+            NumberRange(min=1, max=100_000, message="Enter a whole number from 1 to 100,000."),
+        ],
+        description=description,
+    )
+
+
 class TierForm(Form):
     """One volume tier row; a row left empty is not a tier."""
 
@@ -118,6 +129,15 @@ class ProgramSettingsForm(PortalForm):
     commission_hold_days = _days_field(
         "Commission hold (days)", "Days after a purchase before its commission can be paid out."
     )
+    reseller_registration_cap = _count_field(
+        "Reseller: active registrations at most", "Customer domains a Reseller partner may hold at once."
+    )
+    premier_registration_cap = _count_field(
+        "Premier: active registrations at most", "Customer domains a Premier partner may hold at once."
+    )
+    claim_decision_working_days = _count_field(
+        "Working days to decide a claim", "Monday to Friday; the holder's manager decides a claim on its domain."
+    )
     contact_email = EmailField(
         "Partner team's contact e-mail",
         validators=[
@@ -157,6 +177,9 @@ class ProgramSettingsForm(PortalForm):
         form.premier_trained_sales_staff.data = terms.premier_trained_sales_staff
         form.registration_lifetime_days.data = terms.registration_lifetime_days
         form.commission_hold_days.data = terms.commission_hold_days
+        form.reseller_registration_cap.data = terms.reseller_registration_cap
+        form.premier_registration_cap.data = terms.premier_registration_cap
+        form.claim_decision_working_days.data = terms.claim_decision_working_days
         form.contact_email.data = terms.contact_email
         for tier in terms.volume_tiers[:MAX_TIERS]:
             form.volume_tiers.append_entry(
@@ -211,6 +234,9 @@ class ProgramSettingsForm(PortalForm):
             "premier_trained_sales_staff": self.premier_trained_sales_staff.data,
             "registration_lifetime_days": self.registration_lifetime_days.data,
             "commission_hold_days": self.commission_hold_days.data,
+            "reseller_registration_cap": self.reseller_registration_cap.data,
+            "premier_registration_cap": self.premier_registration_cap.data,
+            "claim_decision_working_days": self.claim_decision_working_days.data,
             "contact_email": self.contact_email.data.strip(),
             "volume_tiers": self.tiers(),
         }
