@@ -46,6 +46,10 @@ DEFAULTS: dict[str, Any] = {
     # from SECRET_KEY outside production when unset.
     "PAYOUT_ENCRYPTION_KEY": None,
     "LOG_FORMAT": None,  # "json" or "text"; unset: JSON in production, text otherwise
+    # The nameserver for the domain checks (registration proofs, MX evidence): "127.0.0.1:5353" or
+    # "127.0.0.1"; empty, the system's resolver. Each lookup gives up after DNS_TIMEOUT_SECONDS.
+    "DNS_RESOLVER": "",
+    "DNS_TIMEOUT_SECONDS": 3,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     "MAX_CONTENT_LENGTH": 1024 * 1024,
 }

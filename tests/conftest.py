@@ -22,6 +22,7 @@ from sqlalchemy import event
 
 from cloudcodes import create_app
 from cloudcodes.extensions import db as _db
+from tests.support import dns as dn
 from tests.support import postgres as pg
 from tests.support import redis as rd
 
@@ -43,6 +44,10 @@ def make_test_app(database_url: str, **overrides: Any) -> Flask:
         "SECRET_KEY": "test-secret-key",
         "WEBHOOK_SECRET": "test-webhook-secret",
         "SERVER_NAME": None,
+        # Never the system's resolver, so no test asks the internet: a dead loopback port, which times out
+        # fast. A test that needs answers passes DNS_RESOLVER=dns.address() (the ``dns`` fixture).
+        "DNS_RESOLVER": "127.0.0.1:9",
+        "DNS_TIMEOUT_SECONDS": 0.5,
     }
     config.update(overrides)
     return create_app(config)
@@ -145,6 +150,41 @@ def redis_url(redis_server: rd.ThrowawayRedis) -> str:
     """The Redis URL for a test's rate limits, with nothing left in it by an earlier test."""
     redis_server.flush()
     return redis_server.url
+
+
+# --- DNS --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dns_server() -> Iterator[dn.ThrowawayDns]:
+    """A throw-away dnsmasq for the session; skipped (or failed, where required) without dnsmasq."""
+    try:
+        server = dn.ThrowawayDns()
+    except dn.DnsmasqUnavailable as error:
+        unavailable("dns", str(error))
+    try:
+        server.start()
+    except dn.DnsmasqUnavailable as error:
+        server.stop()
+        unavailable("dns", str(error))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def dns(dns_server: dn.ThrowawayDns) -> dn.ThrowawayDns:
+    """The DNS server with no records left by an earlier test: ``dns.set_records([...])``, then an app
+    with ``DNS_RESOLVER=dns.address()``. Every name it has no record for answers NXDOMAIN."""
+    dns_server.set_records(())
+    return dns_server
+
+
+@pytest.fixture
+def silent_dns() -> Iterator[str]:
+    """The "host:port" of a nameserver that never answers: every lookup through it times out."""
+    server = dn.SilentDns()
+    yield server.address()
+    server.stop()
 
 
 # --- The app ----------------------------------------------------------------------------------
