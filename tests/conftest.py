@@ -37,6 +37,10 @@ def unavailable(dependency: str, reason: str) -> None:
     pytest.skip(f"{dependency} unavailable: {reason}")
 
 
+DEAD_DNS = "127.0.0.1:9"
+DEFAULT_DNS = {"address": DEAD_DNS}  # replaced by the session's default dnsmasq when it starts
+
+
 def make_test_app(database_url: str, **overrides: Any) -> Flask:
     config = {
         "ENV": "test",
@@ -44,9 +48,11 @@ def make_test_app(database_url: str, **overrides: Any) -> Flask:
         "SECRET_KEY": "test-secret-key",
         "WEBHOOK_SECRET": "test-webhook-secret",
         "SERVER_NAME": None,
-        # Never the system's resolver, so no test asks the internet: a dead loopback port, which times out
-        # fast. A test that needs answers passes DNS_RESOLVER=dns.address() (the ``dns`` fixture).
-        "DNS_RESOLVER": "127.0.0.1:9",
+        # Never the system's resolver, so no test asks the internet: the session's default dnsmasq, where
+        # every name resolves and says nothing more (so registering a domain costs no wait), or without
+        # dnsmasq a dead loopback port, which times out fast. A test that needs answers passes
+        # DNS_RESOLVER=dns.address() (the ``dns`` fixture).
+        "DNS_RESOLVER": DEFAULT_DNS["address"],
         "DNS_TIMEOUT_SECONDS": 0.5,
     }
     config.update(overrides)
@@ -153,6 +159,25 @@ def redis_url(redis_server: rd.ThrowawayRedis) -> str:
 
 
 # --- DNS --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def default_dns() -> Iterator[str]:
+    """The resolver every test app asks unless told otherwise: a dnsmasq where every name resolves."""
+    try:
+        server = dn.ThrowawayDns(every_name_resolves=True)
+        server.start()
+    except dn.DnsmasqUnavailable as error:
+        if "dns" in REQUIRED:
+            pytest.fail(f"dns is required here (CLOUDCODES_REQUIRE) but unavailable: {error}", pytrace=False)
+        yield DEAD_DNS  # registrations then wait for a timeout each: slower, the same outcome
+        return
+    DEFAULT_DNS["address"] = server.address()
+    try:
+        yield server.address()
+    finally:
+        DEFAULT_DNS["address"] = DEAD_DNS
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -28,21 +28,28 @@ from cloudcodes.extensions import db
 from cloudcodes.partners.access import Area
 from cloudcodes.partners.models import Partner
 from cloudcodes.program.services import program_terms
+from cloudcodes.referrals.claims import claims_of, may_appeal
 from cloudcodes.referrals.codes import CodeError, parse_code, search_fragment
+from cloudcodes.referrals.deal_rules import may_renew, renewable_from
 from cloudcodes.referrals.domains import DomainError, display_domain, normalise_domain
 from cloudcodes.referrals.forms import (
     ACTIVE,
     ALL,
     ENDED,
+    AppealForm,
+    CheckProofForm,
+    FileClaimForm,
     GenerateCodeForm,
     RegisterDomainForm,
     RegistrationFilterForm,
     ReleaseRegistrationForm,
     RenewRegistrationForm,
     RevokeCodeForm,
+    SendConfirmationForm,
 )
-from cloudcodes.referrals.models import DomainRegistration, ReferralCode
+from cloudcodes.referrals.models import ClaimStatus, DomainRegistration, ReferralCode
 from cloudcodes.referrals.services import (
+    TAKEN,
     is_live,
     issue_code,
     register_domain,
@@ -191,8 +198,11 @@ class RegistrationRow:
     days_left: int | None
     codes: list[CodeRow] = field(default_factory=list)
     renew_form: FlaskForm | None = None
+    renewable_from: datetime | None = None  # when renewing opens, while it is not open yet
     release_form: FlaskForm | None = None
     generate_form: FlaskForm | None = None
+    check_form: FlaskForm | None = None  # look for the TXT record now
+    confirmation_form: FlaskForm | None = None  # mail the customer a confirmation link
 
 
 def _registration_state(registration: DomainRegistration, now: datetime) -> tuple[str, str, int | None]:
@@ -244,7 +254,13 @@ def _rows(
         row = RegistrationRow(registration, state, label, live, days_left)
         if live:
             if registration.converted_at is None:  # a converted domain no longer runs out: nothing to renew
-                row.renew_form = form(RenewRegistrationForm, f"renew-{registration.id}")
+                if may_renew(registration.expires_at, now):
+                    row.renew_form = form(RenewRegistrationForm, f"renew-{registration.id}")
+                else:
+                    row.renewable_from = renewable_from(registration.expires_at)
+            if not registration.verified:
+                row.check_form = form(CheckProofForm, f"check-{registration.id}")
+                row.confirmation_form = form(SendConfirmationForm, f"confirm-{registration.id}")
             row.release_form = form(ReleaseRegistrationForm, f"release-{registration.id}")
             row.generate_form = form(GenerateCodeForm, f"generate-{registration.id}")
         for code in registration.codes:
@@ -264,6 +280,23 @@ def _rows(
     return rows
 
 
+def claim_forms(partner: Partner, claims: Any, given: dict[str, FlaskForm]) -> dict[str, FlaskForm]:
+    """The forms each claim offers this partner: its proofs while it waits, an appeal once it is lost."""
+    forms: dict[str, FlaskForm] = {}
+    for claim in claims.filed:
+        if claim.status == ClaimStatus.PENDING and not claim.verified:
+            for kind, prefix in (
+                (CheckProofForm, f"claim-check-{claim.id}"),
+                (SendConfirmationForm, f"claim-confirm-{claim.id}"),
+            ):
+                forms[prefix] = given.get(prefix) or kind(prefix=prefix, formdata=None)
+    for claim in [*claims.filed, *claims.against]:
+        if may_appeal(claim, partner.id):
+            prefix = f"appeal-{claim.id}"
+            forms[prefix] = given.get(prefix) or AppealForm(prefix=prefix, formdata=None)
+    return forms
+
+
 def _render(
     partner: Partner,
     filters: Filters,
@@ -271,6 +304,7 @@ def _render(
     *,
     register_form: RegisterDomainForm | None = None,
     given: dict[str, FlaskForm] | None = None,
+    claim_form: FileClaimForm | None = None,
 ) -> ResponseReturnValue:
     now = clock.now()
     query = _list_query(partner, filters, now)
@@ -284,6 +318,13 @@ def _render(
     given = given or {}
     # A refused confirmation is named at the top too, with a link to its box further down the list.
     error_summary = field_errors(given.values(), ("confirm",))
+    register_form = register_form or RegisterDomainForm(formdata=None)
+    if claim_form is None:
+        claim_form = FileClaimForm(formdata=None, prefix="claim")
+        if TAKEN in register_form.domain.errors:
+            # The domain is another partner's: the claim form opens with it filled in.
+            claim_form.domain.data = register_form.domain.data
+    claim_rows = claims_of(partner.id)
     return render_template(
         "dashboard/referrals.html",
         partner=partner,
@@ -294,7 +335,11 @@ def _render(
         filter_form=filters.form,
         link_args=filters.link_args(),
         list_args=filters.link_args(with_page=False),
-        register_form=register_form or RegisterDomainForm(formdata=None),
+        register_form=register_form,
+        claim_form=claim_form,
+        claim_open=bool(claim_form.domain.data) or bool(claim_form.errors),
+        claims=claim_rows,
+        claim_forms=claim_forms(partner, claim_rows, given),
         error_summary=error_summary,
         lifetime_days=program_terms().registration_lifetime_days,
         ending_soon_days=ENDING_SOON_DAYS,
@@ -417,3 +462,6 @@ def referrals_revoke_code(partner: Partner, code_id: int) -> ResponseReturnValue
         return f"Code {code.code} is revoked: it no longer works. It stays listed here.", f"code-{code.id}"
 
     return _act(partner, prefix, RevokeCodeForm(prefix=prefix), perform)
+
+
+from cloudcodes.dashboard import deals  # noqa: E402, F401 - proofs and claims, on the same page

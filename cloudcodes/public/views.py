@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
+from cloudcodes.auth.forms import EmptyForm
 from cloudcodes.content import render_markdown
+from cloudcodes.extensions import limiter
 from cloudcodes.jobs.health import job_problems
 from cloudcodes.program.services import program_terms
 from cloudcodes.public.services import published_faq, schema_version
+from cloudcodes.referrals.proof import ProofError, confirm, read_confirmation
 
 blueprint = Blueprint("public", __name__)
 
@@ -45,3 +48,25 @@ def healthz() -> ResponseReturnValue:
     if problems:
         return jsonify(status="degraded", database="ok", schema=version, reasons=problems), 200
     return jsonify(status="ok", database="ok", schema=version), 200
+
+
+# --- A customer confirming a partner's registration ---------------------------------------------
+
+
+@blueprint.route("/confirm-registration/<token>", methods=["GET", "POST"])
+@limiter.limit("30/hour")
+def confirm_registration(token: str) -> ResponseReturnValue:
+    """The link a partner had mailed to the customer: a page with one button (so a mail scanner that
+    follows links confirms nothing), and the confirmation itself."""
+    form = EmptyForm()
+    try:
+        found = read_confirmation(token)
+    except ProofError as error:
+        return render_template("public/confirm_registration.html", error=error.message, form=form), error.status
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            found = confirm(token)
+        except ProofError as error:
+            return render_template("public/confirm_registration.html", error=error.message, form=form), error.status
+        return render_template("public/confirm_registration.html", confirmed=found, form=form)
+    return render_template("public/confirm_registration.html", pending=found, form=form)

@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from cloudcodes import clock, formatting
+from cloudcodes.referrals.proof import recheck_unverified
 from cloudcodes.referrals.services import expire_registrations
 
 domains_cli = AppGroup("domains", help="Customer domain registrations.")
@@ -35,4 +36,14 @@ def expire_command(as_of: str | None) -> None:
     click.echo(
         f"Expired {formatting.plural(report.registrations, 'registration')} "
         f"and {formatting.plural(report.codes, 'referral code')} as of {formatting.date(moment)}."
+    )
+
+
+@domains_cli.command("verify")
+def verify_command() -> None:
+    """Look again for the DNS proof and evidence of unverified registrations not checked in six hours."""
+    report = recheck_unverified()
+    click.echo(
+        f"Checked {formatting.plural(report.checked, 'registration')}: {formatting.number(report.verified)} "
+        f"verified, {formatting.number(report.unavailable)} not checked (DNS did not answer)."
     )

@@ -1,4 +1,4 @@
-"""Registrations' job: end the ones past their lifetime, daily (``flask domains expire``)."""
+"""Registrations' jobs: end the ones past their lifetime (daily), look for their proofs (every six hours)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from celery.schedules import crontab
 
 from cloudcodes import clock
 from cloudcodes.jobs.runs import job
+from cloudcodes.referrals.proof import recheck_unverified
 from cloudcodes.referrals.services import expire_registrations
 
 
@@ -17,3 +18,13 @@ from cloudcodes.referrals.services import expire_registrations
 def expire_domains() -> dict[str, int]:
     report = expire_registrations(clock.now())
     return {"registrations": report.registrations, "codes": report.codes}
+
+
+@job(
+    "domains.verify",
+    "Look again for the DNS proof and evidence of unverified registrations",
+    schedule=crontab(minute=40, hour="*/6"),
+)
+def verify_domains() -> dict[str, int]:
+    report = recheck_unverified(clock.now())
+    return {"checked": report.checked, "verified": report.verified, "unavailable": report.unavailable}

@@ -78,9 +78,14 @@ def _quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def configuration(records: Iterable[Record], generation: int) -> str:
-    """dnsmasq's configuration serving exactly ``records`` (and the readiness record)."""
-    lines = ["local=/#/", f'txt-record={READY_NAME},"{generation}"']
+def configuration(records: Iterable[Record], generation: int, *, every_name_resolves: bool = False) -> str:
+    """dnsmasq's configuration serving exactly ``records`` (and the readiness record).
+
+    ``every_name_resolves``: any other name has an A record (127.0.0.2) and its other types are
+    refused, the tests' default world, where a registration's domain exists but says nothing more.
+    """
+    default = "address=/#/127.0.0.2" if every_name_resolves else "local=/#/"
+    lines = [default, f'txt-record={READY_NAME},"{generation}"']
     addresses: dict[str, list[str]] = {}
     preferences: dict[str, int] = {}
     for domain, kind, value in records:
@@ -117,7 +122,8 @@ def configuration(records: Iterable[Record], generation: int) -> str:
 class ThrowawayDns:
     """``dnsmasq`` on a free loopback port, in the foreground of a child process, answering only for its records."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, every_name_resolves: bool = False) -> None:
+        self.every_name_resolves = every_name_resolves
         self.binary = find_dnsmasq()
         self.port = free_dns_port()
         self.root = Path(tempfile.mkdtemp(prefix="cloudcodes-dns-"))
@@ -147,7 +153,9 @@ class ThrowawayDns:
         if records == self.records and self.process is not None and self.process.poll() is None:
             return self.address()
         self.generation += 1
-        self.conf.write_text(configuration(records, self.generation), encoding="utf-8")
+        self.conf.write_text(
+            configuration(records, self.generation, every_name_resolves=self.every_name_resolves), encoding="utf-8"
+        )
         self._terminate()
         # As root, dnsmasq would switch to "nobody", which a container may lack: it keeps the user it runs as.
         user = pwd.getpwuid(os.geteuid()).pw_name
