@@ -14,6 +14,7 @@ from cloudcodes import formatting
 from cloudcodes.applications.demo import seed_applications
 from cloudcodes.auth.demo import demo_code_command, seed_users
 from cloudcodes.billing.demo import seed_purchases
+from cloudcodes.notices.demo import seed_notice_preferences
 from cloudcodes.partners.demo import seed_level_stories, seed_partners
 from cloudcodes.program.services import program_terms
 from cloudcodes.referrals.demo import seed_referrals
@@ -38,6 +39,7 @@ def demo_steps() -> list[DemoStep]:
         seed_partners,
         seed_referrals,
         seed_purchases,
+        seed_notice_preferences,
         seed_level_stories,
         seed_applications,
     ]
