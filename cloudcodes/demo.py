@@ -17,7 +17,7 @@ from cloudcodes.billing.demo import seed_purchases
 from cloudcodes.notices.demo import seed_notice_preferences
 from cloudcodes.partners.demo import seed_level_stories, seed_partners
 from cloudcodes.program.services import program_terms
-from cloudcodes.referrals.demo import seed_referrals
+from cloudcodes.referrals.demo import seed_claims, seed_referrals
 from cloudcodes.services import transactional
 
 DemoLogin = tuple[str, str, str]  # (role, e-mail, password)
@@ -41,6 +41,7 @@ def demo_steps() -> list[DemoStep]:
         seed_purchases,
         seed_notice_preferences,
         seed_level_stories,
+        seed_claims,
         seed_applications,
     ]
 

@@ -19,7 +19,7 @@ from tests.factories import DEFAULT_PASSWORD, UserFactory
 pytestmark = pytest.mark.browser
 
 CLAIMANT = "claire@globex-resellers.com"
-DOMAIN = "northwind-traders.com"  # Acme Cloud's, from the demo data
+DOMAIN = "fabrikam.co.uk"  # Acme Cloud's, verified, from the demo data
 
 
 def log_in(page, email: str, password: str) -> None:
@@ -53,12 +53,12 @@ def test_a_claim_from_the_refusal_to_the_final_decision_on_appeal(page, site):
     # The claimant finds the domain taken, and files a claim from the refusal.
     log_in(page, CLAIMANT, DEFAULT_PASSWORD)
     page.goto("/dashboard/referrals")
-    page.get_by_label("Customer domain").first.fill(DOMAIN)
+    page.get_by_label("Customer domain", exact=True).first.fill(DOMAIN)
     page.get_by_role("button", name="Register the domain").click()
     page.get_by_text("already registered by another partner").first.wait_for()
     claim_form = page.locator("#claim-form")
     assert claim_form.get_attribute("open") is not None
-    assert claim_form.get_by_label("Customer domain").input_value() == DOMAIN
+    assert claim_form.get_by_label("Customer domain", exact=True).input_value() == DOMAIN
     claim_form.get_by_label("Your evidence").fill("Their IT lead asked us for a quote in May; we ran the pilot.")
     assert axe_violations(page) == []
     claim_form.get_by_role("button", name="File the claim").click()

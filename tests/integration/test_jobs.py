@@ -55,6 +55,7 @@ ALL_JOBS = {
     "jobs.prune",
     "notices.reminders",
     "notices.digest",
+    "domains.verify",
 }
 
 # A job for these tests only, failing the first time with an error worth retrying (a server not up yet).
@@ -206,6 +207,7 @@ def test_every_job_runs_on_the_worker_and_records_what_it_did(queue_app):
     assert counts["jobs.prune"] == {"runs": 0}
     assert counts["notices.reminders"] == {"registrations": 0, "notices": 0}
     assert counts["notices.digest"] == {"mails": 0, "notices": 0}
+    assert counts["domains.verify"] == {"checked": 0, "verified": 0, "unavailable": 0}
     assert counts["outbox.deliver"]["sent"] == 0
     for name in ALL_JOBS:
         [run] = finished_runs(queue_app, name)
