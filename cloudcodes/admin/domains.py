@@ -59,6 +59,12 @@ def _domains_spec() -> ListSpec:
             Column("domain", "Domain", lambda r: r.display, DomainRegistration.domain),
             Column("partner", "Partner", lambda r: r.partner.name, Partner.name),
             Column("status", "Status", lambda r: _status_text(r, now), DomainRegistration.status),
+            Column(
+                "proof",
+                "Proof",
+                lambda r: f"Verified ({r.verification.label})" if r.verified else "Claimed",
+                DomainRegistration.verified_at,
+            ),
             Column("registered", "Registered", lambda r: r.registered_at, DomainRegistration.registered_at),
             Column(
                 "ends",

@@ -177,15 +177,28 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("claim_decision_working_days", sa.Integer(), server_default=sa.text("5"), nullable=False)
         )
+        batch_op.create_check_constraint(
+            batch_op.f("ck_program_settings_reseller_cap_positive"), "reseller_registration_cap >= 1"
+        )
+        batch_op.create_check_constraint(
+            batch_op.f("ck_program_settings_premier_cap_positive"), "premier_registration_cap >= 1"
+        )
+        batch_op.create_check_constraint(
+            batch_op.f("ck_program_settings_claim_days_positive"), "claim_decision_working_days >= 1"
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("program_settings", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("ck_program_settings_reseller_cap_positive"), type_="check")
+        batch_op.drop_constraint(batch_op.f("ck_program_settings_premier_cap_positive"), type_="check")
+        batch_op.drop_constraint(batch_op.f("ck_program_settings_claim_days_positive"), type_="check")
         batch_op.drop_column("claim_decision_working_days")
         batch_op.drop_column("premier_registration_cap")
         batch_op.drop_column("reseller_registration_cap")
 
     with op.batch_alter_table("domain_registrations", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("ck_domain_registrations_known_verification"), type_="check")
         batch_op.drop_column("mx_hosts")
         batch_op.drop_column("mx_workspace")
         batch_op.drop_column("dns_resolves")

@@ -18,6 +18,7 @@ from cloudcodes.partners.services import add_member
 from cloudcodes.referrals.services import issue_code, register_domain
 from tests import factories
 from tests.factories import UserFactory
+from tests.support.bulk import lift_registration_caps
 from tests.support.web import login
 
 OWNER = "olga@alpha.example"
@@ -257,6 +258,7 @@ def many_domains_partner(app, name, owner, count):
     """A partner with ``count`` purchases spread over ``count`` domains (one code each), some refunded."""
     with app.app_context(), on(2026, 1, 2):
         domains = [f"customer{n:03d}-{name.lower()}.com" for n in range(count)]
+        lift_registration_caps()
         _partner, codes = partner_with_domains(name, owner, domains)
         at = datetime(2026, 2, 1, 9, tzinfo=UTC)
         for n, domain in enumerate(domains):

@@ -334,7 +334,25 @@ def post_password_resets(app, client, issued) -> None:
         assert response.status_code == 303, text(response)
 
 
+def post_registration_confirmations(app, client, issued) -> None:
+    """The customer's confirmation of a registration, from a real link, and a forged one."""
+    from cloudcodes.referrals.models import DomainRegistration
+    from cloudcodes.referrals.proof import send_confirmation
+
+    with app.app_context():
+        registration = _db.session.scalar(select(DomainRegistration).where(DomainRegistration.domain == "acme.com"))
+        send_confirmation(registration, "it@acme.com", partner_name=PARTNER_NAME, by=None)
+        body = _db.session.scalars(
+            select(OutboxMessage.text_body).where(OutboxMessage.template == "registration_confirm")
+        ).one()
+    path = local(app, re.search(r"https?://\S+/confirm-registration/\S+", body).group(0))
+    page = client.get(path)
+    assert client.post(path, data={"csrf_token": csrf_token(page.get_data(as_text=True))}).status_code == 200
+    assert client.post(path + "forged", data={}).status_code in (400, 404)
+
+
 POSTERS = {
+    "public.confirm_registration": post_registration_confirmations,
     "checkout.quote": post_quotes,
     "checkout.confirm": post_confirmations,
     "applications.apply": post_applications,

@@ -60,6 +60,17 @@ def _insert(model, rows: list[dict]) -> None:
         db.session.execute(insert(model.__table__), chunk)
 
 
+BULK_CAP = 100_000
+
+
+def lift_registration_caps() -> None:
+    """Let partners hold more domains than the program allows: the cap is not what bulk tests are about."""
+    from cloudcodes.program.services import update_program_terms
+
+    if program_terms().reseller_registration_cap < BULK_CAP:
+        update_program_terms(reseller_registration_cap=BULK_CAP, premier_registration_cap=BULK_CAP)
+
+
 def give_purchases(
     partner,
     count: int,
@@ -85,6 +96,7 @@ def give_purchases(
     from cloudcodes.partners.models import Partner
 
     partner_obj = db.session.get(Partner, partner_id)
+    lift_registration_caps()
     now = clock.now()
     oldest = now - timedelta(days=30 * months)
     registrations: list[DomainRegistration] = []
