@@ -85,6 +85,7 @@ test: install-test lock-check lint
 
 bench: install-test
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.http
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

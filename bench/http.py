@@ -1,0 +1,287 @@
+"""The HTTP benchmark: the portal's pages and API under gunicorn, measured against a fortunes app.
+
+    .venv/bin/python -m bench.http [--seconds 10] [--connections 16] [--workers N] [--worker-class sync]
+
+A throw-away PostgreSQL cluster, migrated and loaded with the demo data; the portal (``wsgi:app``)
+and ``bench/fortunes.py`` each under gunicorn with the same workers; Debian's ``wrk`` from a second
+process on loopback, a fixed time per endpoint. Runs alternate (fortunes, endpoint, fortunes, ...)
+and every endpoint's figures are also given as a ratio to the mean of the fortunes runs either side
+of it, because only ratios hold on a shared machine. It prints a table and passes or fails nothing:
+speed is never a timed test. Rate limits are off: the app is measured, not the limiter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from bench import fortunes
+from cloudcodes import create_app
+from cloudcodes.auth.models import User
+from cloudcodes.extensions import db
+from cloudcodes.referrals.models import ReferralCode
+from tests.support import postgres as pg
+from tests.support.gunicorn import serve
+from tests.support.postgres import free_port
+from tests.support.web import login
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "test-webhook-secret"  # the WEBHOOK_SECRET tests.support.gunicorn.serve gives the app
+OWNER = ("owner@acme-cloud.example", "demo-partner-password-2026")
+ADMIN = ("admin@cloudcodes.example", "demo-admin-password-2026")
+CODE_DOMAIN = "northwind-traders.com"
+PURCHASE_SCRIPT = """\
+local requests = {}
+local next_one = 0
+function init(args)
+  for line in io.lines(args[1]) do
+    local signature, body = line:match("([^\\t]+)\\t(.*)")
+    requests[#requests + 1] = wrk.format("POST", "/api/v1/purchases",
+      {["Content-Type"] = "application/json", ["CloudCodes-Signature"] = signature}, body)
+  end
+end
+function request()
+  next_one = next_one % #requests + 1
+  return requests[next_one]
+end
+"""
+
+
+@dataclass
+class Run:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+@dataclass
+class Endpoint:
+    name: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    script: Path | None = None
+    script_args: list[str] = field(default_factory=list)
+
+
+_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
+_LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+_NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+_SOCKET = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def parse_wrk(output: str) -> Run:
+    """wrk's report (with --latency) as requests per second, the 50th and 99th percentiles and the errors."""
+    rps = float(_RPS.search(output).group(1))  # type: ignore[union-attr]
+    latency = {pct: float(value) * _UNIT_MS[unit] for pct, value, unit in _LATENCY.findall(output)}
+    errors = sum(int(n) for n in _NON_2XX.findall(output))
+    socket = _SOCKET.search(output)
+    if socket:
+        errors += sum(int(n) for n in socket.groups())
+    return Run(rps, latency.get("50", 0.0), latency.get("99", 0.0), errors)
+
+
+def wrk(base_url: str, endpoint: Endpoint, seconds: int, connections: int) -> Run:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    for name, value in endpoint.headers.items():
+        command += ["-H", f"{name}: {value}"]
+    if endpoint.script is not None:
+        command += ["-s", str(endpoint.script)]
+    command.append(base_url + endpoint.path)
+    if endpoint.script_args:
+        command += ["--", *endpoint.script_args]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return parse_wrk(done.stdout)
+
+
+# --- The servers ------------------------------------------------------------------------------
+
+
+@contextmanager
+def serve_fortunes(database_url: str, workers: int, worker_class: str) -> Iterator[str]:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "BENCH_FORTUNES_DATABASE_URL": database_url}
+    command = [
+        sys.executable, "-m", "gunicorn", "bench.fortunes:app", "--chdir", str(ROOT), "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--worker-class", worker_class, "--preload", "--access-logfile", "/dev/null",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(base_url + "/fortunes", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the fortunes app did not start") from None
+                time.sleep(0.1)
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def prepare(database_url: str) -> dict[str, str]:
+    """Migrate, load the demo data and the fortunes; the facts the endpoints need."""
+    app = create_app(
+        # The served app's secret key (tests.support.gunicorn.environment): the demo's secrets are encrypted with it.
+        {"ENV": "test", "DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key", "DNS_RESOLVER": "127.0.0.1:9"}
+    )
+    with app.app_context():
+        upgrade()
+    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        code = db.session.scalar(
+            select(ReferralCode.code).where(ReferralCode.revoked_at.is_(None)).order_by(ReferralCode.id)
+        )
+        admin_secret = db.session.scalar(select(User.totp_secret).where(User.email == ADMIN[0]))
+        db.engine.dispose()
+    fortunes.create_table(fortunes.create_app(database_url))
+    return {"code": code or "", "admin_secret": admin_secret or ""}
+
+
+def session_cookie(database_url: str, email: str, password: str, totp_secret: str | None = None) -> str:
+    """Log in through the app in this process (the served app shares its database and secret key, so the
+    session is theirs too); the Cookie header it is in."""
+    app = create_app(
+        {"ENV": "test", "DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key", "RATELIMIT_ENABLED": False}
+    )
+    client = app.test_client()
+    answer = login(client, email, password, totp_secret=totp_secret)
+    if answer.status_code != 303:
+        raise RuntimeError(f"logging in as {email} answered {answer.status_code}")
+    cookie = client.get_cookie("session")
+    with app.app_context():
+        db.engine.dispose()
+    return f"session={cookie.value}"
+
+
+def signature(body: bytes, at: int) -> str:
+    digest = hmac.new(SECRET.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={at},v1={digest}"
+
+
+def purchase_requests(folder: Path, code: str, count: int) -> Path:
+    """``count`` new orders, each signed ahead (a signature holds 300 seconds), one per line."""
+    at = int(time.time())
+    when = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    lines = []
+    for n in range(count):
+        body = json.dumps(
+            {
+                "order_id": f"BENCH-{at}-{n}",
+                "customer_domain": CODE_DOMAIN,
+                "referral_code": code,
+                "product": "CC-ACCESS",
+                "seats": 10,
+                "amount": "240.00",
+                "currency": "USD",
+                "channel": "direct",
+                "purchased_at": when,
+            },
+            separators=(",", ":"),
+        ).encode()
+        lines.append(f"{signature(body, at)}\t{body.decode()}")
+    path = folder / "purchases.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# --- The run ----------------------------------------------------------------------------------
+
+
+def endpoints(database_url: str, facts: dict[str, str], folder: Path) -> list[Endpoint]:
+    owner = session_cookie(database_url, *OWNER)
+    admin = session_cookie(database_url, *ADMIN, totp_secret=facts["admin_secret"])
+    script = folder / "purchases.lua"
+    script.write_text(PURCHASE_SCRIPT, encoding="utf-8")
+    check = f"/api/v1/referral-codes/{facts['code']}?domain={CODE_DOMAIN}"
+    return [
+        Endpoint("/faq", "/faq"),
+        Endpoint("/program", "/program"),
+        Endpoint("/dashboard (demo partner)", "/dashboard/", {"Cookie": owner}),
+        Endpoint("/dashboard/earnings", "/dashboard/earnings", {"Cookie": owner}),
+        Endpoint("/dashboard/referrals", "/dashboard/referrals", {"Cookie": owner}),
+        Endpoint("console: /admin/partners", "/admin/partners", {"Cookie": admin}),
+        Endpoint("code check (signed GET)", check, {"CloudCodes-Signature": signature(b"", int(time.time()))}),
+        Endpoint(
+            "new purchase (signed POST)",
+            "/api/v1/purchases",
+            script=script,
+            script_args=[str(purchase_requests(folder, facts["code"], 20_000))],
+        ),
+        Endpoint("/redeem (checkout)", f"/redeem/?code={facts['code']}&domain={CODE_DOMAIN}"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+
+    cluster = pg.ThrowawayCluster()
+    server = cluster.start()
+    folder = Path(tempfile.mkdtemp(prefix="cloudcodes-bench-"))
+    try:
+        url = pg.create_database(server, "cc_bench_http")
+        facts = prepare(url)
+        settings = {"RATELIMIT_ENABLED": False, "DNS_RESOLVER": "127.0.0.1:9"}
+        with (
+            serve(url, workers=args.workers, settings=settings) as portal,
+            serve_fortunes(url, args.workers, args.worker_class) as yardstick,
+        ):
+            yard = Endpoint("fortunes", "/fortunes")
+            print(
+                f"{args.workers} {args.worker_class} workers, {args.connections} connections, {args.seconds} s each, "
+                f"PostgreSQL, {os.cpu_count()} cores"
+            )
+            header = f"{'endpoint':<28} {'rps':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x rps':>7} {'x p50':>7}"
+            print(header)
+            print("-" * len(header))
+            before = wrk(yardstick, yard, args.seconds, args.connections)
+            print(f"{'fortunes':<28} {before.rps:>8.0f} {before.p50_ms:>8.2f} {before.p99_ms:>8.2f} {before.errors:>7}")
+            for endpoint in endpoints(url, facts, folder):
+                run = wrk(portal, endpoint, args.seconds, args.connections)
+                after = wrk(yardstick, yard, args.seconds, args.connections)
+                rps = (before.rps + after.rps) / 2
+                p50 = (before.p50_ms + after.p50_ms) / 2
+                print(
+                    f"{endpoint.name:<28} {run.rps:>8.0f} {run.p50_ms:>8.2f} {run.p99_ms:>8.2f} {run.errors:>7} "
+                    f"{run.rps / rps:>7.2f} {run.p50_ms / p50 if p50 else 0:>7.2f}"
+                )
+                before = after
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    main()
