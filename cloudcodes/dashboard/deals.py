@@ -6,8 +6,11 @@ and appealing a decision that went against it. Thin views over ``referrals.proof
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import abort
 from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
 
 from cloudcodes import formatting
@@ -37,6 +40,26 @@ def _claim_or_404(partner: Partner, claim_id: int, *, filed_only: bool = False) 
     return claim
 
 
+def _row_form(
+    partner: Partner, prefix: str, form: FlaskForm, perform: Callable[[], tuple[str, str]]
+) -> ResponseReturnValue:
+    """A row's form with a field to fill: a refusal is shown on its field, in its row; a success goes
+    back to the row (``perform`` gives the message and the row's anchor)."""
+    filters = _filters()
+
+    def done() -> Done:
+        message, anchor = perform()
+        return Done(message, to=_back_url(filters, anchor=anchor))
+
+    return submit(
+        form,
+        done,
+        back=_back_url(filters),
+        show=lambda status: _render(partner, filters, status, given={prefix: form}),
+        refusal="field",
+    )
+
+
 # --- Proving a registration ---------------------------------------------------------------------
 
 
@@ -58,22 +81,15 @@ def referrals_send_confirmation(partner: Partner, registration_id: int) -> Respo
     registration = _registration_or_404(partner, registration_id)
     prefix = f"confirm-{registration.id}"
     form = SendConfirmationForm(prefix=prefix)
-    filters = _filters()
 
-    def perform() -> Done:
+    def perform() -> tuple[str, str]:
         address = send_confirmation(
             registration, form.confirmation_email.data or "", partner_name=partner.name, by=signed_in_user()
         )
         message = f"We e-mailed {address} a link to confirm; {registration.display} is verified once they click it."
-        return Done(message, to=_back_url(filters, anchor=f"registration-{registration.id}"))
+        return message, f"registration-{registration.id}"
 
-    return submit(
-        form,
-        perform,
-        back=_back_url(filters),
-        show=lambda status: _render(partner, filters, status, given={prefix: form}),
-        refusal="field",
-    )
+    return _row_form(partner, prefix, form, perform)
 
 
 # --- Claims -------------------------------------------------------------------------------------
@@ -119,23 +135,14 @@ def referrals_claim_confirmation(partner: Partner, claim_id: int) -> ResponseRet
     claim = _claim_or_404(partner, claim_id, filed_only=True)
     prefix = f"claim-confirm-{claim.id}"
     form = SendConfirmationForm(prefix=prefix)
-    filters = _filters()
 
-    def perform() -> Done:
+    def perform() -> tuple[str, str]:
         address = send_confirmation(
             claim, form.confirmation_email.data or "", partner_name=partner.name, by=signed_in_user()
         )
-        return Done(
-            f"We e-mailed {address} a link to confirm your claim.", to=_back_url(filters, anchor=f"claim-{claim.id}")
-        )
+        return f"We e-mailed {address} a link to confirm your claim.", f"claim-{claim.id}"
 
-    return submit(
-        form,
-        perform,
-        back=_back_url(filters),
-        show=lambda status: _render(partner, filters, status, given={prefix: form}),
-        refusal="field",
-    )
+    return _row_form(partner, prefix, form, perform)
 
 
 @blueprint.post("/referrals/claims/<int:claim_id>/appeal")
@@ -144,17 +151,10 @@ def referrals_appeal(partner: Partner, claim_id: int) -> ResponseReturnValue:
     claim = _claim_or_404(partner, claim_id)
     prefix = f"appeal-{claim.id}"
     form = AppealForm(prefix=prefix)
-    filters = _filters()
 
-    def perform() -> Done:
+    def perform() -> tuple[str, str]:
         appeal(claim, partner, form.note.data or "", by=signed_in_user())
         message = f"Your appeal on {claim.display} is filed. An admin decides; that decision is final."
-        return Done(message, to=_back_url(filters, anchor=f"claim-{claim.id}"))
+        return message, f"claim-{claim.id}"
 
-    return submit(
-        form,
-        perform,
-        back=_back_url(filters),
-        show=lambda status: _render(partner, filters, status, given={prefix: form}),
-        refusal="field",
-    )
+    return _row_form(partner, prefix, form, perform)
