@@ -46,6 +46,10 @@ class ProgramSettings(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     contact_email: Mapped[str] = mapped_column(String(254))
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+    # A new random value on every change of the terms (tiers included): processes keep the terms they
+    # read and read them again only when it moved. Random, so a change rolled back never comes back
+    # under a value another change later commits.
+    terms_version: Mapped[str] = mapped_column(String(32), server_default=text("'initial'"))
 
 
 class VolumeDiscountTier(db.Model):

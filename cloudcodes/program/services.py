@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from decimal import Decimal
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from flask import g, has_app_context
+from flask import current_app, g
 from sqlalchemy import select
 
 from cloudcodes.audit.services import record
@@ -24,20 +25,37 @@ class SettingsError(ServiceError):
     """A setting that cannot be saved; ``field`` names it."""
 
 
+_TERMS_VERSION = select(ProgramSettings.terms_version).where(ProgramSettings.id == SETTINGS_ID)
+_CACHE_KEY = "cloudcodes.program_terms"  # in app.extensions: (terms_version, ProgramTerms), per process
+
+
 def program_terms() -> ProgramTerms:
-    """The terms in force now, read once per request or command."""
-    if has_app_context() and "program_terms" in g:
+    """The terms in force now, fixed for the request or command that first asks.
+
+    Each process keeps the terms it read with their ``terms_version``; a request costs one small
+    statement that reads the version, and the terms are read again only when another process (or
+    this one) changed them.
+    """
+    if "program_terms" in g:
         return g.program_terms
-    terms = _load_terms()
-    if has_app_context():
-        g.program_terms = terms
+    version = db.session.scalar(_TERMS_VERSION)
+    if version is None:
+        # A database migrated but never seeded still has the published program.
+        terms = DEFAULT_TERMS
+    else:
+        kept = current_app.extensions.get(_CACHE_KEY)
+        if kept is not None and kept[0] == version:
+            terms = kept[1]
+        else:
+            terms = _load_terms()
+            current_app.extensions[_CACHE_KEY] = (version, terms)
+    g.program_terms = terms
     return terms
 
 
 def _load_terms() -> ProgramTerms:
     row = db.session.get(ProgramSettings, SETTINGS_ID)
     if row is None:
-        # A database migrated but never seeded still has the published program.
         return DEFAULT_TERMS
     tiers = db.session.scalars(select(VolumeDiscountTier).order_by(VolumeDiscountTier.min_seats)).all()
     return ProgramTerms(
@@ -137,6 +155,7 @@ def update_program_terms(*, by: Any = None, **changes: Any) -> ProgramTerms:
         db.session.add(row)
     for column in (f.name for f in dataclasses.fields(ProgramTerms) if f.name != "volume_tiers"):
         setattr(row, column, getattr(new_terms, column))
+    row.terms_version = uuid.uuid4().hex
     if created or "volume_tiers" in changes:
         db.session.execute(VolumeDiscountTier.__table__.delete())
         db.session.add_all(

@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from cloudcodes import clock
+from cloudcodes.content import answer_html
 from cloudcodes.extensions import db
 
 
@@ -18,7 +19,14 @@ class FaqEntry(db.Model):
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     question: Mapped[str] = mapped_column(String(300))
     answer_markdown: Mapped[str] = mapped_column(Text)
+    # The answer as sanitised HTML, placeholders still in: rendered when the Markdown is set, not per page.
+    answer_html: Mapped[str] = mapped_column(Text)
     position: Mapped[int] = mapped_column(index=True)
     published: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    @validates("answer_markdown")
+    def _render_answer(self, _key: str, markdown: str) -> str:
+        self.answer_html = answer_html(markdown)
+        return markdown

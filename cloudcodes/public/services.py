@@ -1,17 +1,20 @@
 from __future__ import annotations
 
-from sqlalchemy import select, text
+from sqlalchemy import Row, select, text
 
 from cloudcodes.extensions import db
 from cloudcodes.public.models import FaqEntry
 
+_PUBLISHED = (
+    select(FaqEntry.slug, FaqEntry.question, FaqEntry.answer_html)
+    .where(FaqEntry.published.is_(True))
+    .order_by(FaqEntry.position, FaqEntry.id)
+)
 
-def published_faq() -> list[FaqEntry]:
-    return list(
-        db.session.scalars(
-            select(FaqEntry).where(FaqEntry.published.is_(True)).order_by(FaqEntry.position, FaqEntry.id)
-        )
-    )
+
+def published_faq() -> list[Row[tuple[str, str, str]]]:
+    """The published questions as rows (slug, question, answer_html), in order."""
+    return list(db.session.execute(_PUBLISHED))
 
 
 def schema_version() -> str | None:

@@ -4,7 +4,7 @@ from flask import Blueprint, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
 from cloudcodes.auth.forms import EmptyForm
-from cloudcodes.content import render_markdown
+from cloudcodes.content import fill_placeholders
 from cloudcodes.extensions import limiter
 from cloudcodes.jobs.health import job_problems
 from cloudcodes.program.services import program_terms
@@ -22,7 +22,7 @@ def home() -> ResponseReturnValue:
 @blueprint.get("/faq")
 def faq() -> ResponseReturnValue:
     terms = program_terms()
-    entries = [(entry, render_markdown(entry.answer_markdown, terms)) for entry in published_faq()]
+    entries = [(entry, fill_placeholders(entry.answer_html, terms)) for entry in published_faq()]
     # The FAQ ends by pointing to the contact address: the box below says so only when the last answer does not.
     ends_with_contact = bool(entries) and terms.contact_email in entries[-1][1]
     return render_template("public/faq.html", entries=entries, terms=terms, show_contact_box=not ends_with_contact)
