@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from itertools import pairwise
 from typing import Any
 
 from flask_sqlalchemy.pagination import SelectPagination
-from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Select, and_, bindparam, case, func, select
 
-from cloudcodes.billing.models import LedgerEntry, LedgerKind, PayoutStatement, Purchase, Refund
+from cloudcodes.billing.models import LedgerEntry, LedgerKind, PayoutStatement, Product, Purchase, Refund
 from cloudcodes.billing.payouts import month_end
 from cloudcodes.clock import start_of_day
 from cloudcodes.extensions import db
@@ -70,27 +68,50 @@ def _sum(condition: Any, sign: int = 1) -> Any:
     return func.coalesce(func.sum(case((condition, sign * LedgerEntry.amount_minor), else_=0)), 0)
 
 
-def ledger_figures(partner_id: int, today: date) -> LedgerFigures:
-    """All the overview's and the earnings page's ledger sums, in one statement."""
+# The hot statements are built once, with bound parameters, and only executed per request: building
+# a select of a dozen CASEs costs more than the database takes to answer it.
+_PARTNER = bindparam("partner_id")
+# Untyped: each takes the type of the column it is compared with (and its conversions).
+_TODAY = bindparam("today")
+_STATEMENT_MONTH = bindparam("statement_month")
+_YEAR_START = bindparam("year_start")
+_CLOSES = bindparam("closes")
+
+
+def _ledger_figures_statement() -> Select[Any]:
     payable = LedgerEntry.payable.is_(True)
     earning = LedgerEntry.kind.in_(EARNING_KINDS)
-    statement_month = today.replace(day=1)
-    closes = month_end(statement_month)
     unpaid = select(func.coalesce(func.sum(PayoutStatement.total_minor), 0)).where(
-        PayoutStatement.partner_id == partner_id, PayoutStatement.paid_at.is_(None)
+        PayoutStatement.partner_id == _PARTNER, PayoutStatement.paid_at.is_(None)
     )
+    return select(
+        _sum(and_(payable, LedgerEntry.payable_on <= _TODAY)),
+        _sum(and_(payable, LedgerEntry.payable_on > _TODAY)),
+        _sum(LedgerEntry.kind == LedgerKind.PAYOUT, -1),
+        _sum(LedgerEntry.payable.is_(False)),
+        _sum(and_(earning, LedgerEntry.effective_on >= _STATEMENT_MONTH, LedgerEntry.effective_on <= _TODAY)),
+        _sum(and_(earning, LedgerEntry.effective_on >= _YEAR_START, LedgerEntry.effective_on <= _TODAY)),
+        _sum(and_(payable, LedgerEntry.statement_id.is_(None), LedgerEntry.payable_on <= _CLOSES)),
+        func.min(case((and_(payable, LedgerEntry.payable_on > _TODAY), LedgerEntry.payable_on), else_=None)),
+        unpaid.scalar_subquery(),
+    ).where(LedgerEntry.partner_id == _PARTNER)
+
+
+_LEDGER_FIGURES = _ledger_figures_statement()
+
+
+def ledger_figures(partner_id: int, today: date) -> LedgerFigures:
+    """All the overview's and the earnings page's ledger sums, in one statement."""
+    statement_month = today.replace(day=1)
     row = db.session.execute(
-        select(
-            _sum(and_(payable, LedgerEntry.payable_on <= today)),
-            _sum(and_(payable, LedgerEntry.payable_on > today)),
-            _sum(LedgerEntry.kind == LedgerKind.PAYOUT, -1),
-            _sum(LedgerEntry.payable.is_(False)),
-            _sum(and_(earning, LedgerEntry.effective_on >= statement_month, LedgerEntry.effective_on <= today)),
-            _sum(and_(earning, LedgerEntry.effective_on >= date(today.year, 1, 1), LedgerEntry.effective_on <= today)),
-            _sum(and_(payable, LedgerEntry.statement_id.is_(None), LedgerEntry.payable_on <= closes)),
-            func.min(case((and_(payable, LedgerEntry.payable_on > today), LedgerEntry.payable_on), else_=None)),
-            unpaid.scalar_subquery(),
-        ).where(LedgerEntry.partner_id == partner_id)
+        _LEDGER_FIGURES,
+        {
+            "partner_id": partner_id,
+            "today": today,
+            "statement_month": statement_month,
+            "year_start": date(today.year, 1, 1),
+            "closes": month_end(statement_month),
+        },
     ).one()
     currency = program_terms().currency
     sums = [Money(int(value), currency) for value in row[:7]]
@@ -140,44 +161,64 @@ def refunds_per_purchase() -> Any:
     )
 
 
-def _within(start: date, end: date) -> Any:
-    return and_(Purchase.purchased_at >= start_of_day(start), Purchase.purchased_at < start_of_day(end))
+def _month_bound(name: str, index: int) -> Any:
+    return bindparam(f"{name}_{index}")
+
+
+def _by_month(column: Any, amount: Any, name: str) -> list[Any]:
+    """One sum of ``amount`` per chart month, the rows bucketed by ``column`` between bound month starts."""
+    return [
+        func.coalesce(
+            func.sum(
+                case(
+                    (
+                        and_(column >= _month_bound(name, i), column < _month_bound(name, i + 1)),
+                        amount,
+                    ),
+                    else_=0,
+                )
+            ),
+            0,
+        )
+        for i in range(CHART_MONTHS)
+    ]
+
+
+def _series_statements() -> tuple[Select[Any], Select[Any]]:
+    earnings = select(*_by_month(LedgerEntry.effective_on, LedgerEntry.amount_minor, "day")).where(
+        LedgerEntry.partner_id == _PARTNER,
+        LedgerEntry.kind.in_(EARNING_KINDS),
+        LedgerEntry.effective_on >= _month_bound("day", 0),
+    )
+    # The partner's own refunds only: summing every refund of every partner first would grow with the table.
+    refunded = (
+        select(Refund.purchase_id, func.sum(Refund.amount_minor).label("minor"))
+        .join(Purchase, Purchase.id == Refund.purchase_id)
+        .where(Purchase.partner_id == _PARTNER)
+        .group_by(Refund.purchase_id)
+        .subquery()
+    )
+    net = Purchase.amount_minor - func.coalesce(refunded.c.minor, 0)
+    revenue = (
+        select(*_by_month(Purchase.purchased_at, net, "moment"))
+        .select_from(Purchase)
+        .outerjoin(refunded, refunded.c.purchase_id == Purchase.id)
+        .where(Purchase.partner_id == _PARTNER, Purchase.purchased_at >= _month_bound("moment", 0))
+    )
+    return earnings, revenue
+
+
+_EARNINGS_BY_MONTH, _REVENUE_BY_MONTH = _series_statements()
 
 
 def monthly_series(partner_id: int, today: date) -> list[MonthFigures]:
     """Earnings (by ``effective_on``) and referred revenue (by purchase month) of the last 12 months: two statements."""
     months = chart_months(today)
     bounds = [*months, month_end(months[-1]) + timedelta(days=1)]
-    spans = list(pairwise(bounds))
-
-    earnings = db.session.execute(
-        select(
-            *(_sum(and_(LedgerEntry.effective_on >= start, LedgerEntry.effective_on < end)) for start, end in spans)
-        ).where(
-            LedgerEntry.partner_id == partner_id,
-            LedgerEntry.kind.in_(EARNING_KINDS),
-            LedgerEntry.effective_on >= bounds[0],
-        )
-    ).one()
-
-    refunded = (
-        select(Refund.purchase_id, func.sum(Refund.amount_minor).label("minor")).group_by(Refund.purchase_id).subquery()
-    )
-    net = Purchase.amount_minor - func.coalesce(refunded.c.minor, 0)
-    revenue = db.session.execute(
-        select(
-            *(
-                func.coalesce(
-                    func.sum(case((_within(s, e), net), else_=0)),
-                    0,
-                )
-                for s, e in spans
-            )
-        )
-        .select_from(Purchase)
-        .outerjoin(refunded, refunded.c.purchase_id == Purchase.id)
-        .where(Purchase.partner_id == partner_id, Purchase.purchased_at >= start_of_day(bounds[0]))
-    ).one()
+    days = {f"day_{i}": bound for i, bound in enumerate(bounds)}
+    moments = {f"moment_{i}": start_of_day(bound) for i, bound in enumerate(bounds)}
+    earnings = db.session.execute(_EARNINGS_BY_MONTH, {"partner_id": partner_id, **days}).one()
+    revenue = db.session.execute(_REVENUE_BY_MONTH, {"partner_id": partner_id, **moments}).one()
     currency = program_terms().currency
     return [
         MonthFigures(month, Money(int(earned), currency), Money(int(bought), currency))
@@ -197,45 +238,86 @@ class Activity:
     endpoint: str  # where it is detailed
 
 
+@dataclass(frozen=True)
+class Levels:
+    """The partner's level records around ``today``: the one in force, the next one written, the latest few."""
+
+    current: PartnerLevel | None
+    upcoming: PartnerLevel | None
+    latest: list[PartnerLevel]  # newest first, at most ACTIVITY_SHOWN
+
+
+def _in_force(partner_id: int, today: date, *, future: bool) -> PartnerLevel | None:
+    query = select(PartnerLevel).where(PartnerLevel.partner_id == partner_id)
+    if future:
+        query = query.where(PartnerLevel.effective_from > today).order_by(PartnerLevel.effective_from)
+    else:
+        query = query.where(PartnerLevel.effective_from <= today).order_by(PartnerLevel.effective_from.desc())
+    return db.session.scalar(query.limit(1))
+
+
+def levels_around(partner_id: int, today: date) -> Levels:
+    """One statement for the overview's three uses of the level records (two more only for a partner
+    with more records written ahead than the list holds, which the program never writes)."""
+    latest = list(
+        db.session.scalars(
+            select(PartnerLevel)
+            .where(PartnerLevel.partner_id == partner_id)
+            .order_by(PartnerLevel.effective_from.desc(), PartnerLevel.id.desc())
+            .limit(ACTIVITY_SHOWN)
+        )
+    )
+    past = [record for record in latest if record.effective_from <= today]
+    ahead = [record for record in latest if record.effective_from > today]
+    complete = len(latest) < ACTIVITY_SHOWN or bool(past)  # every record ahead is in the list
+    current = past[0] if past else (None if complete else _in_force(partner_id, today, future=False))
+    upcoming = ahead[-1] if complete and ahead else (None if complete else _in_force(partner_id, today, future=True))
+    return Levels(current, upcoming, latest)
+
+
 def latest_activity(
-    partner_id: int, today: date, *, money: bool, codes: bool, user_id: int | None = None
+    partner_id: int,
+    today: date,
+    *,
+    money: bool,
+    codes: bool,
+    user_id: int | None = None,
+    levels: list[PartnerLevel] | None = None,
 ) -> list[Activity]:
     """Purchases, refunds, registrations ending within 14 days, level changes and the statements the
     user was told are ready, newest first, capped.
 
-    One statement per kind (at most five), each capped, so the list costs the same for any partner.
-    Purchases, refunds and statements are money: only for the roles that see it; registrations only
-    for those that see codes.
+    One statement per kind (at most five), each capped, so the list costs the same for any partner;
+    rows of the few columns shown, no objects. Purchases, refunds and statements are money: only for
+    the roles that see it; registrations only for those that see codes. ``levels`` are the latest
+    level records when the caller has them already (``levels_around``).
     """
     items: list[Activity] = []
     if money:
-        purchases = db.session.scalars(
-            select(Purchase)
+        purchases = db.session.execute(
+            select(Purchase.purchased_at, Purchase.customer_domain, Purchase.seats, Product.name, Purchase.amount)
+            .join(Product, Product.id == Purchase.product_id)
             .where(Purchase.partner_id == partner_id)
-            .options(joinedload(Purchase.product))
             .order_by(Purchase.purchased_at.desc(), Purchase.id.desc())
             .limit(ACTIVITY_SHOWN)
-        ).all()
-        for purchase in purchases:
-            text = f"Purchase by {display_domain(purchase.customer_domain)}: {purchase.seats} × {purchase.product.name}"
-            items.append(
-                Activity("purchase", purchase.purchased_at.date(), text, purchase.amount, "dashboard.earnings")
-            )
-        refunds = db.session.scalars(
-            select(Refund)
-            .join(Refund.purchase)
+        )
+        for purchased_at, domain, seats, product, amount in purchases:
+            text = f"Purchase by {display_domain(domain)}: {seats} × {product}"
+            items.append(Activity("purchase", purchased_at.date(), text, amount, "dashboard.earnings"))
+        refunds = db.session.execute(
+            select(Refund.refunded_at, Purchase.customer_domain, Purchase.order_id, Refund.amount)
+            .join(Purchase, Purchase.id == Refund.purchase_id)
             .where(Purchase.partner_id == partner_id)
-            .options(joinedload(Refund.purchase))
             .order_by(Refund.refunded_at.desc(), Refund.id.desc())
             .limit(ACTIVITY_SHOWN)
-        ).all()
-        for refund in refunds:
-            text = f"Refund to {display_domain(refund.purchase.customer_domain)} (order {refund.purchase.order_id})"
-            items.append(Activity("refund", refund.refunded_at.date(), text, -refund.amount, "dashboard.earnings"))
+        )
+        for refunded_at, domain, order_id, amount in refunds:
+            text = f"Refund to {display_domain(domain)} (order {order_id})"
+            items.append(Activity("refund", refunded_at.date(), text, -amount, "dashboard.earnings"))
     if codes:
         now = start_of_day(today)
-        ending = db.session.scalars(
-            select(DomainRegistration)
+        ending = db.session.execute(
+            select(DomainRegistration.domain, DomainRegistration.expires_at)
             .where(
                 DomainRegistration.partner_id == partner_id,
                 DomainRegistration.status == RegistrationStatus.ACTIVE,
@@ -245,26 +327,22 @@ def latest_activity(
             )
             .order_by(DomainRegistration.expires_at)
             .limit(ACTIVITY_SHOWN)
-        ).all()
-        for registration in ending:
-            ends = registration.expires_at.date()
-            text = f"Registration of {registration.display} ends on {format_date(ends)} unless a purchase converts it"
+        )
+        for domain, expires_at in ending:
+            ends = expires_at.date()
+            text = f"Registration of {display_domain(domain)} ends on {format_date(ends)} unless a purchase converts it"
             # Dated by when it ends: the nearest ending comes first among the upcoming.
             items.append(Activity("registration_ending", ends, text, None, "dashboard.referrals"))
-    levels = db.session.scalars(
-        select(PartnerLevel)
-        .where(PartnerLevel.partner_id == partner_id)
-        .order_by(PartnerLevel.effective_from.desc(), PartnerLevel.id.desc())
-        .limit(ACTIVITY_SHOWN)
-    ).all()
+    if levels is None:
+        levels = levels_around(partner_id, today).latest
     for record in levels:
         verb = "You become" if record.effective_from > today else "You became"
         items.append(
             Activity("level", record.effective_from, f"{verb} {level_name(record.level)}", None, "public.program")
         )
     if money and user_id is not None:
-        ready = db.session.scalars(
-            select(Notice)
+        ready = db.session.execute(
+            select(Notice.kind, Notice.facts, Notice.created_at)
             .where(
                 Notice.user_id == user_id,
                 Notice.partner_id == partner_id,
@@ -272,9 +350,8 @@ def latest_activity(
             )
             .order_by(Notice.created_at.desc(), Notice.id.desc())
             .limit(ACTIVITY_SHOWN)
-        ).all()
-        for notice in ready:
-            text = notice_summary(notice.kind, notice.facts)
-            items.append(Activity("notice", notice.created_at.date(), text, None, "dashboard.earnings"))
+        )
+        for kind, facts, created_at in ready:
+            items.append(Activity("notice", created_at.date(), notice_summary(kind, facts), None, "dashboard.earnings"))
     items.sort(key=lambda item: item.on, reverse=True)
     return items[:ACTIVITY_SHOWN]

@@ -3,16 +3,13 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from cloudcodes import clock
 from cloudcodes.dashboard import figures
-from cloudcodes.extensions import db
 from cloudcodes.formatting import date as format_date
 from cloudcodes.partners.access import Area, areas_of
 from cloudcodes.partners.levels import ChecklistItem, upgrade_effective_date
-from cloudcodes.partners.models import PartnerLevel
-from cloudcodes.partners.services import level_record_on, membership_of
+from cloudcodes.partners.services import membership_of
 from cloudcodes.program.services import program_terms
 from cloudcodes.program.terms import RESELLER
 from cloudcodes.qualification.services import checklist
@@ -42,8 +39,9 @@ def index() -> ResponseReturnValue:
     else:
         membership = membership_of(current_user)
     today = clock.today()
-    level = level_record_on(membership.partner_id, today) if membership else None
-    upcoming = None
+    levels = figures.levels_around(membership.partner_id, today) if membership else None
+    level = levels.current if levels else None
+    upcoming = levels.upcoming if levels else None
     facts = None
     items: list[ChecklistItem] = []
     money = None
@@ -52,14 +50,8 @@ def index() -> ResponseReturnValue:
     activity: list[figures.Activity] = []
     if membership:
         partner_id = membership.partner_id
-        # The next level record already written (an upgrade from the first of next month, or the
-        # annual run's change from 1 January): the notice the partner was e-mailed, shown here too.
-        upcoming = db.session.scalar(
-            select(PartnerLevel)
-            .where(PartnerLevel.partner_id == partner_id, PartnerLevel.effective_from > today)
-            .order_by(PartnerLevel.effective_from)
-            .limit(1)
-        )
+        # ``upcoming``, the next level record already written (an upgrade from the first of next month, or
+        # the annual run's change from 1 January), is the notice the partner was e-mailed, shown here too.
         sees_money = Area.MONEY in areas
         if sees_money:
             series = figures.monthly_series(partner_id, today)
@@ -85,6 +77,7 @@ def index() -> ResponseReturnValue:
             money=sees_money,
             codes=Area.CODES in areas,
             user_id=None if current_user.is_staff else current_user.id,
+            levels=levels.latest,
         )
         # The progress to Premier is about revenue (its figures and what is still missing): money, so
         # only for the roles that see money.

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import ScalarSelect, Select, select
+from sqlalchemy.orm import joinedload
 
 from cloudcodes import clock
 from cloudcodes.audit.services import record
@@ -72,7 +73,12 @@ def add_requirement(partner: Partner, kind: RequirementKind, detail: str, year: 
 
 
 def membership_of(user: User) -> PartnerMembership | None:
-    return db.session.scalar(select(PartnerMembership).where(PartnerMembership.user_id == user.id))
+    """The user's membership with its partner, in one statement (every partner page needs both)."""
+    return db.session.scalar(
+        select(PartnerMembership)
+        .where(PartnerMembership.user_id == user.id)
+        .options(joinedload(PartnerMembership.partner))
+    )
 
 
 def _in_force_on(query: Select[Any], day: date) -> Select[Any]:
