@@ -21,6 +21,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import idna
@@ -124,7 +125,14 @@ def money(value: Money | None, *, locale: Locale | str | None = None) -> str:
     """``$25,000.00``, ``-$10.50``, ``¥5,000``: the currency's symbol and its own number of decimals."""
     if value is None:
         return NONE_TEXT
-    return babel_numbers.format_currency(value.to_decimal(), value.currency, locale=get_locale(locale))
+    return _currency_text(value, get_locale(locale))
+
+
+@lru_cache(maxsize=4096)
+def _currency_text(value: Money, locale: Locale) -> str:
+    # Babel parses and applies the locale's pattern each time; a page shows the same few amounts
+    # (zeros, totals) many times over, and a money value and a locale always read the same.
+    return babel_numbers.format_currency(value.to_decimal(), value.currency, locale=locale)
 
 
 def email_address(value: str | None) -> str:

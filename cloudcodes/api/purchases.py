@@ -21,7 +21,8 @@ import re
 
 from flask import current_app, jsonify
 from flask.typing import ResponseReturnValue
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from cloudcodes.api import blueprint, schemas
 from cloudcodes.api.bodies import json_body, read_body
@@ -89,6 +90,17 @@ def purchase_body(purchase: Purchase) -> schemas.Purchase:
     )
 
 
+def _as_committed(purchase: Purchase) -> Purchase:
+    """The purchase read again after its commit (which expired it), with everything its body shows, in
+    one statement instead of one per relation."""
+    purchase_id = inspect(purchase).identity[0]  # known without a query, unlike purchase.id now
+    return db.session.scalars(
+        select(Purchase)
+        .where(Purchase.id == purchase_id)
+        .options(joinedload(Purchase.partner), joinedload(Purchase.product), selectinload(Purchase.refunds))
+    ).one()
+
+
 def refund_body(refund: Refund) -> schemas.Refund:
     """The refund as stored, with the totals as they stood once it was taken, so a replay answers the same."""
     purchase = refund.purchase
@@ -145,7 +157,7 @@ def create_purchase() -> ResponseReturnValue:
         recorded = record_purchase(data, fingerprint(body))
     except BillingError as error:
         raise _billing_error(error) from None
-    return _answer(purchase_body(recorded.purchase), recorded.created)
+    return _answer(purchase_body(_as_committed(recorded.purchase)), recorded.created)
 
 
 @blueprint.post("/purchases/<path:order_id>/refunds")

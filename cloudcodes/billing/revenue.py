@@ -15,21 +15,25 @@ from cloudcodes.extensions import db
 def net_revenue_by_partner(start: date, end: date, partner_ids: Iterable[int] | None = None) -> dict[int, int]:
     """Net attributed revenue (minor units) of purchases made from ``start`` to ``end`` inclusive, less
     their refunds: one grouped query."""
+    counted = [
+        Purchase.partner_id.is_not(None),
+        Purchase.purchased_at >= start_of_day(start),
+        Purchase.purchased_at < start_of_day(end + timedelta(days=1)),
+    ]
+    if partner_ids is not None:
+        counted.append(Purchase.partner_id.in_(list(partner_ids)))
+    # The refunds of the purchases counted only: summing every refund first would cost the whole table.
     refunded = (
         select(Refund.purchase_id, func.sum(Refund.amount_minor).label("refunded"))
+        .join(Purchase, Purchase.id == Refund.purchase_id)
+        .where(*counted)
         .group_by(Refund.purchase_id)
         .subquery()
     )
     query = (
         select(Purchase.partner_id, func.sum(Purchase.amount_minor - func.coalesce(refunded.c.refunded, 0)))
         .outerjoin(refunded, refunded.c.purchase_id == Purchase.id)
-        .where(
-            Purchase.partner_id.is_not(None),
-            Purchase.purchased_at >= start_of_day(start),
-            Purchase.purchased_at < start_of_day(end + timedelta(days=1)),
-        )
+        .where(*counted)
         .group_by(Purchase.partner_id)
     )
-    if partner_ids is not None:
-        query = query.where(Purchase.partner_id.in_(list(partner_ids)))
     return {partner_id: int(total or 0) for partner_id, total in db.session.execute(query)}

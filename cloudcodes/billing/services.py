@@ -36,7 +36,7 @@ from cloudcodes.notices.services import NoticeFor, raise_notices
 from cloudcodes.partners.models import Partner, PartnerStatus
 from cloudcodes.partners.services import level_record_on
 from cloudcodes.program.services import program_terms
-from cloudcodes.program.terms import format_percent
+from cloudcodes.program.terms import Level, format_percent
 from cloudcodes.referrals.codes import CodeError, parse_code
 from cloudcodes.referrals.domains import DomainError, display_domain, normalise_domain
 from cloudcodes.referrals.models import DomainRegistration, ReferralCode
@@ -100,6 +100,7 @@ class Attribution:
     code_check: str | None = None
     referral: ReferralCode | None = None
     registration: DomainRegistration | None = None
+    level: Level | None = None  # the partner's level on the purchase date, when the code check read it
 
 
 def attribute(domain: str, raw_code: str | None, at: datetime) -> Attribution:
@@ -117,6 +118,7 @@ def attribute(domain: str, raw_code: str | None, at: datetime) -> Attribution:
                 code_check,
                 check.referral,
                 check.referral.registration,
+                check.level,
             )
         code_note = f"Code not used ({check.reason}). "
     registration = active_registration(domain)
@@ -224,17 +226,20 @@ def record_purchase(data: PurchaseInput, request_hash: str) -> Recorded:
         attribution=found.rule,
         attribution_note=found.note[:300],
     )
-    level = level_record_on(found.partner.id, purchased_at.date()) if found.partner else None
+    level = found.level
+    if level is None and found.partner is not None:
+        record = level_record_on(found.partner.id, purchased_at.date())
+        level = record.level if record is not None else None
     if found.partner is not None and level is None:
         purchase.attribution = AttributionRule.NONE
         purchase.attribution_note = f"{found.partner.name} was not yet a partner on the purchase date"[:300]
     elif found.partner is not None and level is not None:
         terms = program_terms()
-        margin = terms.margin_pct(level.level)
-        points = terms.volume_points(level.level, data.seats)
+        margin = terms.margin_pct(level)
+        points = terms.volume_points(level, data.seats)
         purchase.partner_id = found.partner.id
         purchase.registration_id = found.registration.id if found.registration else None
-        purchase.level = level.level
+        purchase.level = level
         purchase.margin_pct = margin
         purchase.volume_points = points
         purchase.commission = commission_for(data.amount, margin, points)

@@ -90,11 +90,14 @@ def level_record_on(partner_id: int, day: date) -> PartnerLevel | None:
     return db.session.scalar(_in_force_on(select(PartnerLevel).where(PartnerLevel.partner_id == partner_id), day))
 
 
-def level_on_column(day: date) -> ScalarSelect[Any]:
-    """The level each partner of a query over ``Partner`` has on ``day``, as a column to filter or sort by."""
+def level_on_column(day: date, partner_id: Any = None) -> ScalarSelect[Any]:
+    """The level each partner of a query has on ``day``, as a column to filter or sort by (or to read
+    with the rows, in the same statement): of a query over ``Partner``, or over a table whose
+    ``partner_id`` column is given."""
+    column = Partner.id if partner_id is None else partner_id
     return (
-        _in_force_on(select(PartnerLevel.level).where(PartnerLevel.partner_id == Partner.id), day)
-        .correlate(Partner)
+        _in_force_on(select(PartnerLevel.level).where(PartnerLevel.partner_id == column), day)
+        .correlate_except(PartnerLevel)
         .scalar_subquery()
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 import idna
 from publicsuffixlist import PublicSuffixList
@@ -55,6 +56,7 @@ def normalise_domain(text: str) -> str:
     return _registrable_domain(ascii_name)
 
 
+@lru_cache(maxsize=8192)  # pure, and a page shows each domain several times (IDNA decoding is slow)
 def display_domain(ascii_domain: str) -> str:
     """The domain as people read it (``xn--bcher-kva.de`` is ``bücher.de``); the input itself if it won't decode."""
     try:

@@ -7,13 +7,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from cloudcodes import clock, formatting
 from cloudcodes.audit.services import record
 from cloudcodes.auth.models import User
 from cloudcodes.extensions import db
 from cloudcodes.partners.models import Partner, PartnerMembership
-from cloudcodes.partners.services import level_record_on
+from cloudcodes.partners.services import level_on_column, level_record_on
 from cloudcodes.program.services import program_terms
 from cloudcodes.program.terms import Level
 from cloudcodes.referrals.codes import CodeError, generate_code, parse_code
@@ -352,11 +353,17 @@ def check_code(raw_code: str, raw_domain: str, at: datetime | None = None) -> Co
         code = parse_code(raw_code)
     except CodeError as error:
         return CodeCheck(False, error.reason, str(error), domain=domain)
-    referral = db.session.scalar(select(ReferralCode).where(ReferralCode.code == code))
-    if referral is None:
+    # The code, its registration, its partner and the partner's level then: one statement.
+    found = db.session.execute(
+        select(ReferralCode, level_on_column(at.date(), ReferralCode.partner_id))
+        .where(ReferralCode.code == code)
+        .options(joinedload(ReferralCode.registration), joinedload(ReferralCode.partner))
+    ).first()
+    if found is None:
         return CodeCheck(
             False, "unknown", "We do not know this code. Check it with the partner who gave it to you.", code, domain
         )
+    referral, level = found
     shown = display_domain(referral.registration.domain)
     # The domain first: a code of another domain says nothing more about itself (revoked or not).
     if referral.registration.domain != domain:
@@ -384,12 +391,11 @@ def check_code(raw_code: str, raw_domain: str, at: datetime | None = None) -> Co
         return CodeCheck(
             False, "partner_suspended", "The partner of this code cannot take referrals at the moment.", code, domain
         )
-    level = level_record_on(partner.id, at.date())
     if level is None:
         return CodeCheck(
             False, "partner_suspended", "The partner of this code cannot take referrals at the moment.", code, domain
         )
-    return CodeCheck(True, "ok", f"The code holds for {shown}.", code, domain, referral, partner, level.level)
+    return CodeCheck(True, "ok", f"The code holds for {shown}.", code, domain, referral, partner, Level(level))
 
 
 # --- Lists for the partner's pages -----------------------------------------------------------------
