@@ -1,10 +1,14 @@
 """The HTTP benchmark: the portal's pages and API under gunicorn, measured against a fortunes app.
 
-    .venv/bin/python -m bench.http [--seconds 10] [--connections 16] [--workers N] [--worker-class sync]
+    .venv/bin/python -m bench.http [--seconds 10] [--connections 16] [--workers N]
+        [--setup postgres:sync --setup postgres:gthread --setup sqlite:sync --setup sqlite:gthread]
 
-A throw-away PostgreSQL cluster, migrated and loaded with the demo data; the portal (``wsgi:app``)
-and ``bench/fortunes.py`` each under gunicorn with the same workers; Debian's ``wrk`` from a second
-process on loopback, a fixed time per endpoint. Runs alternate (fortunes, endpoint, fortunes, ...)
+For each set-up (engine and worker class; all four by default): a database (a throw-away PostgreSQL
+cluster, or an SQLite file) migrated and loaded with the demo data and two more partners, one with
+100 purchases and one with 100,000 (``tests.support.bulk``: their domains, codes, refunds, ledger
+and statements); the portal (``wsgi:app``) and ``bench/fortunes.py`` each under gunicorn with the
+same workers (2 x cores + 1; gthread with 4 threads each); Debian's ``wrk`` from a second process
+on loopback, a fixed time per endpoint. Runs alternate (fortunes, endpoint, fortunes, ...)
 and every endpoint's figures are also given as a ratio to the mean of the fortunes runs either side
 of it, because only ratios hold on a shared machine. It prints a table and passes or fails nothing:
 speed is never a timed test. Rate limits are off: the app is measured, not the limiter.
@@ -27,7 +31,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from flask_migrate import upgrade
@@ -38,7 +42,9 @@ from cloudcodes import create_app
 from cloudcodes.auth.models import User
 from cloudcodes.extensions import db
 from cloudcodes.referrals.models import ReferralCode
+from tests.factories import DEFAULT_PASSWORD, make_partner
 from tests.support import postgres as pg
+from tests.support.bulk import give_purchases
 from tests.support.gunicorn import serve
 from tests.support.postgres import free_port
 from tests.support.web import login
@@ -48,6 +54,9 @@ SECRET = "test-webhook-secret"  # the WEBHOOK_SECRET tests.support.gunicorn.serv
 OWNER = ("owner@acme-cloud.example", "demo-partner-password-2026")
 ADMIN = ("admin@cloudcodes.example", "demo-admin-password-2026")
 CODE_DOMAIN = "northwind-traders.com"
+# The partners whose dashboards are measured at two sizes: the page must cost the same at both.
+VOLUME_OWNERS = {100: "owner@hundred-purchases.example", 100_000: "owner@hundred-thousand-purchases.example"}
+THREADS = 4  # per gthread worker
 PURCHASE_SCRIPT = """\
 local requests = {}
 local next_one = 0
@@ -117,13 +126,14 @@ def wrk(base_url: str, endpoint: Endpoint, seconds: int, connections: int) -> Ru
 
 
 @contextmanager
-def serve_fortunes(database_url: str, workers: int, worker_class: str) -> Iterator[str]:
+def serve_fortunes(database_url: str, workers: int, worker_class: str, threads: int) -> Iterator[str]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "BENCH_FORTUNES_DATABASE_URL": database_url}
     command = [
         sys.executable, "-m", "gunicorn", "bench.fortunes:app", "--chdir", str(ROOT), "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--worker-class", worker_class, "--preload", "--access-logfile", "/dev/null",
+        "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads), "--preload",
+        "--access-logfile", "/dev/null",
     ]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -144,20 +154,34 @@ def serve_fortunes(database_url: str, workers: int, worker_class: str) -> Iterat
 
 
 def prepare(database_url: str) -> dict[str, str]:
-    """Migrate, load the demo data and the fortunes; the facts the endpoints need."""
+    """Migrate, load the demo data, the two volume partners and the fortunes; the facts the endpoints need."""
     app = create_app(
         # The served app's secret key (tests.support.gunicorn.environment): the demo's secrets are encrypted with it.
-        {"ENV": "test", "DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key", "DNS_RESOLVER": "127.0.0.1:9"}
+        {
+            "ENV": "test",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret-key",
+            # No resolver: the volume partners' registrations read no DNS evidence, and wait little for none.
+            "DNS_RESOLVER": "127.0.0.1:9",
+            "DNS_TIMEOUT_SECONDS": 0.01,
+        }
     )
     with app.app_context():
         upgrade()
     result = app.test_cli_runner().invoke(args=["demo", "seed"])
     assert result.exit_code == 0, result.output
     with app.app_context():
+        since = date.today() - timedelta(days=500)
+        for count, owner in VOLUME_OWNERS.items():
+            started = time.monotonic()
+            partner = make_partner(f"{count:,} Purchases Ltd", owner_email=owner, effective_from=since)
+            give_purchases(partner, count, domains=40 if count > 1000 else 3)
+            print(f"  {count:,} purchases loaded in {time.monotonic() - started:.1f} s", flush=True)
         code = db.session.scalar(
             select(ReferralCode.code).where(ReferralCode.revoked_at.is_(None)).order_by(ReferralCode.id)
         )
         admin_secret = db.session.scalar(select(User.totp_secret).where(User.email == ADMIN[0]))
+        db.session.remove()
         db.engine.dispose()
     fortunes.create_table(fortunes.create_app(database_url))
     return {"code": code or "", "admin_secret": admin_secret or ""}
@@ -215,6 +239,8 @@ def purchase_requests(folder: Path, code: str, count: int) -> Path:
 
 def endpoints(database_url: str, facts: dict[str, str], folder: Path) -> list[Endpoint]:
     owner = session_cookie(database_url, *OWNER)
+    small = session_cookie(database_url, VOLUME_OWNERS[100], DEFAULT_PASSWORD)
+    large = session_cookie(database_url, VOLUME_OWNERS[100_000], DEFAULT_PASSWORD)
     admin = session_cookie(database_url, *ADMIN, totp_secret=facts["admin_secret"])
     script = folder / "purchases.lua"
     script.write_text(PURCHASE_SCRIPT, encoding="utf-8")
@@ -223,8 +249,10 @@ def endpoints(database_url: str, facts: dict[str, str], folder: Path) -> list[En
         Endpoint("/faq", "/faq"),
         Endpoint("/program", "/program"),
         Endpoint("/dashboard (demo partner)", "/dashboard/", {"Cookie": owner}),
-        Endpoint("/dashboard/earnings", "/dashboard/earnings", {"Cookie": owner}),
-        Endpoint("/dashboard/referrals", "/dashboard/referrals", {"Cookie": owner}),
+        Endpoint("/dashboard (100 purchases)", "/dashboard/", {"Cookie": small}),
+        Endpoint("/dashboard (100,000)", "/dashboard/", {"Cookie": large}),
+        Endpoint("/dashboard/earnings (100,000)", "/dashboard/earnings", {"Cookie": large}),
+        Endpoint("/dashboard/referrals (100,000)", "/dashboard/referrals", {"Cookie": large}),
         Endpoint("console: /admin/partners", "/admin/partners", {"Cookie": admin}),
         Endpoint("code check (signed GET)", check, {"CloudCodes-Signature": signature(b"", int(time.time()))}),
         Endpoint(
@@ -237,50 +265,74 @@ def endpoints(database_url: str, facts: dict[str, str], folder: Path) -> list[En
     ]
 
 
+COLUMNS = f"{'endpoint':<31} {'rps':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x rps':>6} {'x p50':>6}"
+
+
+def measure(url: str, setup: str, args: argparse.Namespace, folder: Path) -> None:
+    """One set-up's table: fortunes, endpoint, fortunes, endpoint, ... each endpoint's ratios to the
+    mean of the fortunes runs either side of it."""
+    worker_class = setup.split(":")[1]
+    threads = THREADS if worker_class == "gthread" else 1
+    print(f"\n{setup}: preparing the data", flush=True)
+    facts = prepare(url)
+    settings = {"RATELIMIT_ENABLED": False, "DNS_RESOLVER": "127.0.0.1:9"}
+    with (
+        serve(url, workers=args.workers, settings=settings, worker_class=worker_class, threads=threads) as portal,
+        serve_fortunes(url, args.workers, worker_class, threads) as yardstick,
+    ):
+        yard = Endpoint("fortunes", "/fortunes")
+        print(
+            f"\n{setup}: {args.workers} {worker_class} workers"
+            + (f" x {threads} threads" if threads > 1 else "")
+            + f", {args.connections} connections, {args.seconds} s each, {os.cpu_count()} cores"
+        )
+        print(COLUMNS)
+        print("-" * len(COLUMNS))
+        before = wrk(yardstick, yard, args.seconds, args.connections)
+        print(f"{'fortunes':<31} {before.rps:>7.0f} {before.p50_ms:>8.2f} {before.p99_ms:>8.2f} {before.errors:>7}")
+        for endpoint in endpoints(url, facts, folder):
+            run = wrk(portal, endpoint, args.seconds, args.connections)
+            after = wrk(yardstick, yard, args.seconds, args.connections)
+            rps = (before.rps + after.rps) / 2
+            p50 = (before.p50_ms + after.p50_ms) / 2
+            print(
+                f"{endpoint.name:<31} {run.rps:>7.0f} {run.p50_ms:>8.2f} {run.p99_ms:>8.2f} {run.errors:>7} "
+                f"{run.rps / rps:>6.2f} {run.p50_ms / p50 if p50 else 0:>6.2f}",
+                flush=True,
+            )
+            before = after
+
+
+SETUPS = ("postgres:sync", "postgres:gthread", "sqlite:sync", "sqlite:gthread")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
-    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    parser.add_argument("--setup", action="append", choices=SETUPS, help="engine:worker-class (all four by default)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
 
-    cluster = pg.ThrowawayCluster()
-    server = cluster.start()
     folder = Path(tempfile.mkdtemp(prefix="cloudcodes-bench-"))
+    cluster, server = None, None
     try:
-        url = pg.create_database(server, "cc_bench_http")
-        facts = prepare(url)
-        settings = {"RATELIMIT_ENABLED": False, "DNS_RESOLVER": "127.0.0.1:9"}
-        with (
-            serve(url, workers=args.workers, settings=settings) as portal,
-            serve_fortunes(url, args.workers, args.worker_class) as yardstick,
-        ):
-            yard = Endpoint("fortunes", "/fortunes")
-            print(
-                f"{args.workers} {args.worker_class} workers, {args.connections} connections, {args.seconds} s each, "
-                f"PostgreSQL, {os.cpu_count()} cores"
-            )
-            header = f"{'endpoint':<28} {'rps':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x rps':>7} {'x p50':>7}"
-            print(header)
-            print("-" * len(header))
-            before = wrk(yardstick, yard, args.seconds, args.connections)
-            print(f"{'fortunes':<28} {before.rps:>8.0f} {before.p50_ms:>8.2f} {before.p99_ms:>8.2f} {before.errors:>7}")
-            for endpoint in endpoints(url, facts, folder):
-                run = wrk(portal, endpoint, args.seconds, args.connections)
-                after = wrk(yardstick, yard, args.seconds, args.connections)
-                rps = (before.rps + after.rps) / 2
-                p50 = (before.p50_ms + after.p50_ms) / 2
-                print(
-                    f"{endpoint.name:<28} {run.rps:>8.0f} {run.p50_ms:>8.2f} {run.p99_ms:>8.2f} {run.errors:>7} "
-                    f"{run.rps / rps:>7.2f} {run.p50_ms / p50 if p50 else 0:>7.2f}"
-                )
-                before = after
+        for setup in args.setup or SETUPS:
+            if setup.startswith("postgres"):
+                if cluster is None:
+                    cluster = pg.ThrowawayCluster()
+                    server = cluster.start()
+                name = f"cc_bench_http_{setup.split(':')[1]}"
+                measure(pg.create_database(server, name), setup, args, folder)
+            else:
+                database = folder / f"bench-{setup.split(':')[1]}.db"
+                measure(f"sqlite:///{database}", setup, args, folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-        cluster.stop()
+        if cluster is not None:
+            cluster.stop()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 from cloudcodes.applications.models import ApplicationMessage, PartnerApplication
 from cloudcodes.audit.models import AuditEvent
 from cloudcodes.auth.models import PasswordResetToken, RecoveryCode, User
-from cloudcodes.billing.models import LedgerEntry, PayoutStatement, Product, Purchase, Refund
+from cloudcodes.billing import totals  # noqa: F401 - keeps the partners' monthly totals as rows are flushed
+from cloudcodes.billing.models import LedgerEntry, PartnerMonthTotals, PayoutStatement, Product, Purchase, Refund
 from cloudcodes.jobs.models import JobRun
 from cloudcodes.mail.models import OutboxMessage
 from cloudcodes.notices.models import Notice, NoticePreference
@@ -34,6 +35,7 @@ __all__ = [
     "PartnerApplication",
     "PartnerLevel",
     "PartnerMembership",
+    "PartnerMonthTotals",
     "PartnerNote",
     "PartnerPayoutDetails",
     "PartnerRequirement",

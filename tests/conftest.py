@@ -215,6 +215,25 @@ def silent_dns() -> Iterator[str]:
 # --- The app ----------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def module_database_url(request, tmp_path_factory) -> Iterator[str]:
+    """One clean, migrated database per engine for a whole module, for modules whose data is costly to
+    build (volume tests): such a module's own ``database_url`` fixture answers this one."""
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path_factory.mktemp("module") / "module.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+        return
+    found = request.getfixturevalue("postgres_template")
+    if found is None:
+        unavailable("postgres", getattr(pytest, "postgres_unavailable_reason", "no PostgreSQL server"))
+    server, template_name = found
+    name = f"cc_module_{os.getpid()}_{next(_database_numbers)}"
+    yield pg.create_database(server, name, template=template_name)
+    pg.drop_database(server, name)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest) -> str:
     """A clean, migrated database: every test that asks for one runs once on each engine."""

@@ -138,12 +138,12 @@ def login_two_factor() -> ResponseReturnValue:
         session.pop(PENDING_LOGIN, None)
         flash("Your login has expired. Please log in again.", "warning")
         return redirect(url_for("auth.login"), 303)
-    if not limiter.limiter.test(WRONG_SECOND_FACTORS, "second-factor", str(user.id)):
+    if not _wrong_codes_allowed(user, count_one=False):
         return _too_many_wrong_codes()
     form = forms.SecondFactorForm()
     if form.validate_on_submit():
         result = verify_second_factor(user, form.code.data or "")
-        if not result.ok and not limiter.limiter.hit(WRONG_SECOND_FACTORS, "second-factor", str(user.id)):
+        if not result.ok and not _wrong_codes_allowed(user, count_one=True):
             return _too_many_wrong_codes()
         if result.ok:
             if result.used_recovery_code:
@@ -155,6 +155,18 @@ def login_two_factor() -> ResponseReturnValue:
             return finish_login(user, pending["remember"], pending["next"], two_factor_verified=True)
         form.code.errors = ["That code is not right, or was already used. Enter the newest code from your app."]
     return render_template("auth/login_two_factor.html", form=form)
+
+
+def _wrong_codes_allowed(user: User, *, count_one: bool) -> bool:
+    """Whether the account may still get a code wrong (``count_one``: and count this wrong one).
+
+    With rate limits switched off (``RATELIMIT_ENABLED``) the limiter has no storage: every attempt is
+    allowed, as every decorated limit is then.
+    """
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return True
+    check = limiter.limiter.hit if count_one else limiter.limiter.test
+    return check(WRONG_SECOND_FACTORS, "second-factor", str(user.id))
 
 
 def _too_many_wrong_codes() -> ResponseReturnValue:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cloudcodes import clock
@@ -214,6 +214,14 @@ class LedgerEntry(db.Model):
         Index("ix_ledger_entries_partner_payable", "partner_id", "payable", "payable_on"),
         # The earnings page lists and filters a partner's entries by the day they count for.
         Index("ix_ledger_entries_partner_effective", "partner_id", "effective_on"),
+        # Payable entries not on a statement yet (the next statement's): few, whatever the partner's history.
+        Index(
+            "ix_ledger_entries_partner_open",
+            "partner_id",
+            "payable_on",
+            sqlite_where=text("statement_id IS NULL AND payable"),
+            postgresql_where=text("statement_id IS NULL AND payable"),
+        ),
         # A statement is paid once: at most one payout entry points at it.
         Index(
             "uq_ledger_entries_statement_payout",
@@ -242,3 +250,23 @@ class LedgerEntry(db.Model):
 
     statement: Mapped[PayoutStatement | None] = relationship(back_populates="entries", foreign_keys=[statement_id])
     purchase: Mapped[Purchase | None] = relationship()
+
+
+class PartnerMonthTotals(db.Model):
+    """A partner's sums for one calendar month (UTC), kept as its purchases, refunds and ledger entries
+    are written (``cloudcodes.billing.totals``), so that its pages never sum its whole history.
+
+    Purchases and their refunds count in the month of the purchase (``revenue_minor``,
+    ``refunded_minor``); ledger entries in the month of their ``effective_on``.
+    """
+
+    __tablename__ = "partner_month_totals"
+
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(primary_key=True)  # its first day
+    revenue_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # purchases attributed to the partner
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # refunds of those purchases
+    earned_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # accruals, reversals, adjustments
+    payable_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # every payable entry, payouts included
+    discounts_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # entries not payable (discounts taken)
+    paid_out_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # payouts, as a positive sum

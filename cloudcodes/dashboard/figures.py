@@ -12,9 +12,17 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask_sqlalchemy.pagination import SelectPagination
-from sqlalchemy import Select, and_, bindparam, case, func, select
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select
 
-from cloudcodes.billing.models import LedgerEntry, LedgerKind, PayoutStatement, Product, Purchase, Refund
+from cloudcodes.billing import totals
+from cloudcodes.billing.models import (
+    LedgerEntry,
+    PartnerMonthTotals,
+    PayoutStatement,
+    Product,
+    Purchase,
+    Refund,
+)
 from cloudcodes.billing.payouts import month_end
 from cloudcodes.clock import start_of_day
 from cloudcodes.extensions import db
@@ -35,7 +43,7 @@ ENDING_WITHIN = timedelta(days=14)
 
 # What "earnings" counts: commissions and discounts accrued, less reversals, with adjustments;
 # payouts only move money already earned.
-EARNING_KINDS = (LedgerKind.ACCRUAL, LedgerKind.REVERSAL, LedgerKind.ADJUSTMENT)
+EARNING_KINDS = totals.EARNING_KINDS
 
 
 class RowPagination(SelectPagination):
@@ -78,44 +86,85 @@ _YEAR_START = bindparam("year_start")
 _CLOSES = bindparam("closes")
 
 
-def _ledger_figures_statement() -> Select[Any]:
-    payable = LedgerEntry.payable.is_(True)
-    earning = LedgerEntry.kind.in_(EARNING_KINDS)
+_NEXT_MONTH = bindparam("next_month")
+
+
+def _ledger_figures_statements() -> tuple[Select[Any], Select[Any]]:
+    """The partner's sums over all its history, from its monthly totals; and the few entries that
+    depend on today (held, not on a statement yet, counted ahead of today), from the entries."""
+    totals = select(
+        func.coalesce(func.sum(PartnerMonthTotals.payable_minor), 0),
+        func.coalesce(func.sum(PartnerMonthTotals.paid_out_minor), 0),
+        func.coalesce(func.sum(PartnerMonthTotals.discounts_minor), 0),
+        func.coalesce(
+            func.sum(case((PartnerMonthTotals.month == _STATEMENT_MONTH, PartnerMonthTotals.earned_minor), else_=0)),
+            0,
+        ),
+        func.coalesce(
+            func.sum(
+                case(
+                    (
+                        and_(PartnerMonthTotals.month >= _YEAR_START, PartnerMonthTotals.month <= _STATEMENT_MONTH),
+                        PartnerMonthTotals.earned_minor,
+                    ),
+                    else_=0,
+                )
+            ),
+            0,
+        ),
+    ).where(PartnerMonthTotals.partner_id == _PARTNER)
+    # The bare column, as the partial index ix_ledger_entries_partner_open writes its condition.
+    open_entry = and_(LedgerEntry.statement_id.is_(None), LedgerEntry.payable)
+    held = and_(LedgerEntry.payable.is_(True), LedgerEntry.payable_on > _TODAY)
+    ahead = and_(LedgerEntry.effective_on > _TODAY, LedgerEntry.effective_on < _NEXT_MONTH)
     unpaid = select(func.coalesce(func.sum(PayoutStatement.total_minor), 0)).where(
         PayoutStatement.partner_id == _PARTNER, PayoutStatement.paid_at.is_(None)
     )
-    return select(
-        _sum(and_(payable, LedgerEntry.payable_on <= _TODAY)),
-        _sum(and_(payable, LedgerEntry.payable_on > _TODAY)),
-        _sum(LedgerEntry.kind == LedgerKind.PAYOUT, -1),
-        _sum(LedgerEntry.payable.is_(False)),
-        _sum(and_(earning, LedgerEntry.effective_on >= _STATEMENT_MONTH, LedgerEntry.effective_on <= _TODAY)),
-        _sum(and_(earning, LedgerEntry.effective_on >= _YEAR_START, LedgerEntry.effective_on <= _TODAY)),
-        _sum(and_(payable, LedgerEntry.statement_id.is_(None), LedgerEntry.payable_on <= _CLOSES)),
-        func.min(case((and_(payable, LedgerEntry.payable_on > _TODAY), LedgerEntry.payable_on), else_=None)),
+    live = select(
+        _sum(held),
+        _sum(and_(open_entry, LedgerEntry.payable_on <= _CLOSES)),
+        _sum(and_(LedgerEntry.kind.in_(EARNING_KINDS), ahead)),
+        func.min(case((held, LedgerEntry.payable_on), else_=None)),
         unpaid.scalar_subquery(),
-    ).where(LedgerEntry.partner_id == _PARTNER)
+    ).where(LedgerEntry.partner_id == _PARTNER, or_(held, open_entry, ahead))
+    return totals, live
 
 
-_LEDGER_FIGURES = _ledger_figures_statement()
+_LEDGER_TOTALS, _LEDGER_LIVE = _ledger_figures_statements()
 
 
 def ledger_figures(partner_id: int, today: date) -> LedgerFigures:
-    """All the overview's and the earnings page's ledger sums, in one statement."""
+    """All the overview's and the earnings page's ledger sums: two statements, of a size that does not
+    grow with the partner's history (``billing.totals``)."""
     statement_month = today.replace(day=1)
-    row = db.session.execute(
-        _LEDGER_FIGURES,
-        {
-            "partner_id": partner_id,
-            "today": today,
-            "statement_month": statement_month,
-            "year_start": date(today.year, 1, 1),
-            "closes": month_end(statement_month),
-        },
-    ).one()
+    closes = month_end(statement_month)
+    params = {
+        "partner_id": partner_id,
+        "today": today,
+        "statement_month": statement_month,
+        "year_start": date(today.year, 1, 1),
+        "closes": closes,
+        "next_month": closes + timedelta(days=1),
+    }
+    payable, paid_out, discounts, month_earned, year_earned = db.session.execute(_LEDGER_TOTALS, params).one()
+    in_hold, next_statement, earned_ahead, hold_ends_on, unpaid = db.session.execute(_LEDGER_LIVE, params).one()
     currency = program_terms().currency
-    sums = [Money(int(value), currency) for value in row[:7]]
-    return LedgerFigures(*sums[:6], statement_month, sums[6], row[7], Money(int(row[8]), currency))
+
+    def money(minor: Any) -> Money:
+        return Money(int(minor or 0), currency)
+
+    return LedgerFigures(
+        payable_now=money(payable - in_hold),
+        in_hold=money(in_hold),
+        paid_out=money(paid_out),
+        discounts=money(discounts),
+        earned_this_month=money(month_earned - earned_ahead),
+        earned_this_year=money(year_earned - earned_ahead),
+        statement_month=statement_month,
+        next_statement=money(next_statement),
+        hold_ends_on=hold_ends_on,
+        awaiting_payment=money(unpaid),
+    )
 
 
 def ledger_totals(partner_id: int, today: date) -> dict[str, Money]:
@@ -161,68 +210,30 @@ def refunds_per_purchase() -> Any:
     )
 
 
-def _month_bound(name: str, index: int) -> Any:
-    return bindparam(f"{name}_{index}")
-
-
-def _by_month(column: Any, amount: Any, name: str) -> list[Any]:
-    """One sum of ``amount`` per chart month, the rows bucketed by ``column`` between bound month starts."""
-    return [
-        func.coalesce(
-            func.sum(
-                case(
-                    (
-                        and_(column >= _month_bound(name, i), column < _month_bound(name, i + 1)),
-                        amount,
-                    ),
-                    else_=0,
-                )
-            ),
-            0,
-        )
-        for i in range(CHART_MONTHS)
-    ]
-
-
-def _series_statements() -> tuple[Select[Any], Select[Any]]:
-    earnings = select(*_by_month(LedgerEntry.effective_on, LedgerEntry.amount_minor, "day")).where(
-        LedgerEntry.partner_id == _PARTNER,
-        LedgerEntry.kind.in_(EARNING_KINDS),
-        LedgerEntry.effective_on >= _month_bound("day", 0),
-    )
-    # The partner's own refunds only: summing every refund of every partner first would grow with the table.
-    refunded = (
-        select(Refund.purchase_id, func.sum(Refund.amount_minor).label("minor"))
-        .join(Purchase, Purchase.id == Refund.purchase_id)
-        .where(Purchase.partner_id == _PARTNER)
-        .group_by(Refund.purchase_id)
-        .subquery()
-    )
-    net = Purchase.amount_minor - func.coalesce(refunded.c.minor, 0)
-    revenue = (
-        select(*_by_month(Purchase.purchased_at, net, "moment"))
-        .select_from(Purchase)
-        .outerjoin(refunded, refunded.c.purchase_id == Purchase.id)
-        .where(Purchase.partner_id == _PARTNER, Purchase.purchased_at >= _month_bound("moment", 0))
-    )
-    return earnings, revenue
-
-
-_EARNINGS_BY_MONTH, _REVENUE_BY_MONTH = _series_statements()
-
-
 def monthly_series(partner_id: int, today: date) -> list[MonthFigures]:
-    """Earnings (by ``effective_on``) and referred revenue (by purchase month) of the last 12 months: two statements."""
+    """Earnings (by ``effective_on``) and referred revenue (by purchase month, less its refunds) of the
+    last 12 months: one statement over the partner's monthly totals."""
     months = chart_months(today)
-    bounds = [*months, month_end(months[-1]) + timedelta(days=1)]
-    days = {f"day_{i}": bound for i, bound in enumerate(bounds)}
-    moments = {f"moment_{i}": start_of_day(bound) for i, bound in enumerate(bounds)}
-    earnings = db.session.execute(_EARNINGS_BY_MONTH, {"partner_id": partner_id, **days}).one()
-    revenue = db.session.execute(_REVENUE_BY_MONTH, {"partner_id": partner_id, **moments}).one()
+    rows = db.session.execute(
+        select(
+            PartnerMonthTotals.month,
+            PartnerMonthTotals.earned_minor,
+            PartnerMonthTotals.revenue_minor - PartnerMonthTotals.refunded_minor,
+        ).where(
+            PartnerMonthTotals.partner_id == partner_id,
+            PartnerMonthTotals.month >= months[0],
+            PartnerMonthTotals.month <= months[-1],
+        )
+    )
+    by_month = {month: (earned, revenue) for month, earned, revenue in rows}
     currency = program_terms().currency
     return [
-        MonthFigures(month, Money(int(earned), currency), Money(int(bought), currency))
-        for month, earned, bought in zip(months, earnings, revenue, strict=True)
+        MonthFigures(
+            month,
+            Money(int(by_month.get(month, (0, 0))[0]), currency),
+            Money(int(by_month.get(month, (0, 0))[1]), currency),
+        )
+        for month in months
     ]
 
 

@@ -9,12 +9,8 @@ statements counted; a count that grows with the data is an N+1 or a sum done in 
 from __future__ import annotations
 
 import itertools
-import os
-import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +18,6 @@ from cloudcodes import clock
 from cloudcodes.extensions import db as _db
 from tests.conftest import make_test_app
 from tests.factories import make_partner
-from tests.support import postgres as pg
 from tests.support.bulk import give_purchases
 from tests.support.web import login
 
@@ -53,22 +48,10 @@ PAGES = [
 ]
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path_factory) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def database_url(module_database_url: str) -> str:
     """One database per engine for the whole module (overrides conftest's per-test clone)."""
-    if request.param == "sqlite":
-        template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path_factory.mktemp("budgets") / "budgets.db"
-        shutil.copyfile(template, path)
-        yield f"sqlite:///{path}"
-        return
-    found = request.getfixturevalue("postgres_template")
-    if found is None:
-        pytest.skip(getattr(pytest, "postgres_unavailable_reason", "no PostgreSQL server"))
-    server, template_name = found
-    name = f"cc_budgets_{os.getpid()}_{next(_numbers)}"
-    yield pg.create_database(server, name, template=template_name)
-    pg.drop_database(server, name)
+    return module_database_url
 
 
 @dataclass(frozen=True)

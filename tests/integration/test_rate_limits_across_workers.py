@@ -16,7 +16,7 @@ import pytest
 
 from cloudcodes.extensions import db as _db
 from tests.conftest import make_test_app
-from tests.factories import UserFactory
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.support.api import purchase_body, signature_header
 from tests.support.gunicorn import Browser, access_entries, serve
 from tests.support.web import csrf_token
@@ -127,3 +127,30 @@ def test_with_redis_unreachable_the_limits_fall_back_to_each_worker_rather_than_
         _db.session.remove()
         _db.engine.dispose()
     assert answers == [401] * LOGIN_LIMIT + [429]
+
+
+def test_with_rate_limits_switched_off_a_two_factor_login_still_works_under_gunicorn(database_url: str):
+    """``RATELIMIT_ENABLED=false`` (the HTTP benchmark runs so): the limiter has no storage then, and the
+    second-factor page, which counts wrong codes itself, answered 500 before it knew."""
+    from tests.support.web import make_staff, next_totp
+
+    app = make_test_app(database_url)
+    person = make_staff(app)
+    with app.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+    with serve(database_url, workers=2, settings={"RATELIMIT_ENABLED": False}) as base_url:
+        browser = Browser(base_url)
+        page = browser.get("/login")
+        answer = browser.post(
+            "/login", data={"csrf_token": csrf_token(page.text), "email": person.email, "password": DEFAULT_PASSWORD}
+        )
+        assert answer.status == 303 and answer.headers["Location"].endswith("/login/two-factor")
+        page = browser.get("/login/two-factor")
+        assert page.status == 200, page.text[:300]
+        wrong = browser.post("/login/two-factor", data={"csrf_token": csrf_token(page.text), "code": "000000"})
+        assert wrong.status == 200 and "That code is not right" in wrong.text
+        answer = browser.post(
+            "/login/two-factor", data={"csrf_token": csrf_token(wrong.text), "code": next_totp(person.secret)}
+        )
+        assert answer.status == 303 and answer.headers["Location"].endswith("/admin/")

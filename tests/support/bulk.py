@@ -4,8 +4,9 @@ The ORM would insert 10,000 purchases one by one (and their ledger entries after
 takes minutes; these rows go in as a few core ``INSERT``s with lists of parameters (executemany),
 a few seconds on SQLite and PostgreSQL alike. The rows follow what ``record_purchase``,
 ``record_refund``, ``close_month`` and ``mark_paid`` write (the same columns, signs and dates),
-so pages read them as they read real ones; what they skip is the services' checks and side
-effects (mail, audit, signals), which a volume test does not look at.
+so pages read them as they read real ones (the partner's monthly totals are summed again from them
+at the end); what they skip is the services' checks and side effects (mail, audit, signals), which
+a volume test does not look at.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, insert, select
 
 from cloudcodes import clock
+from cloudcodes.billing import totals
 from cloudcodes.billing.commission import commission_for
 from cloudcodes.billing.models import (
     AttributionRule,
@@ -235,6 +237,8 @@ def give_purchases(
     db.session.commit()
 
     result.statement_ids = _close_statements(partner_id, statements, oldest.date(), now)
+    # The rows went in around the ORM, so its flush did not count them in the monthly totals.
+    totals.rebuild(db.session, [partner_id])
     db.session.commit()
     return result
 

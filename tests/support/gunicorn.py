@@ -107,6 +107,8 @@ def serve(
     timeout: float = 60.0,
     config_file: Path | None = None,
     env: Mapping[str, str] | None = None,
+    worker_class: str = "sync",
+    threads: int = 1,
 ) -> Iterator[str]:
     """Serve the app on a free loopback port with ``workers`` sync workers; yields the base URL.
 
@@ -118,7 +120,8 @@ def serve(
     ``preload=False`` builds it in each worker, as the README's production command does.
     ``config_file`` is a gunicorn configuration to load too (the repository's ``gunicorn.conf.py``,
     whose hooks keep /metrics counting every worker); ``env`` are more environment variables for
-    the server, such as ``PROMETHEUS_MULTIPROC_DIR``.
+    the server, such as ``PROMETHEUS_MULTIPROC_DIR``. ``worker_class`` and ``threads`` are gunicorn's
+    (``gthread`` with several threads per worker, for the benchmark).
     """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -130,7 +133,8 @@ def serve(
     config.write_text(included + _NO_BASE_HOOKS + _CONFIG.format(ready=str(ready)))
     command = [
         sys.executable, "-m", "gunicorn", "wsgi:app", "--config", str(config), "--chdir", str(ROOT),
-        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "sync",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+        "--worker-class", worker_class, "--threads", str(threads),
         "--timeout", "30", "--graceful-timeout", "5", "--no-control-socket", *(["--preload"] if preload else []),
         "--error-logfile", str(error_log), "--capture-output",
         "--access-logfile", str(access_log or root / "access.log"), "--access-logformat", ACCESS_LOG_FORMAT,
