@@ -157,7 +157,11 @@ class Purchase(db.Model):
 
 class Refund(db.Model):
     __tablename__ = "refunds"
-    __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        # A partner's latest refunds (the overview's activity) without reading all its purchases.
+        Index("ix_refunds_partner_refunded_at", "partner_id", "refunded_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     refund_id: Mapped[str] = mapped_column(String(100), unique=True)
@@ -167,6 +171,8 @@ class Refund(db.Model):
     refunded_at: Mapped[datetime]
     recorded_at: Mapped[datetime] = mapped_column(default=clock.now)
     commission_reversal: Mapped[Money | None] = money_column("commission_reversal", nullable=True)
+    # The purchase's partner (None when it was attributed to none), copied when the refund is recorded.
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
 
     purchase: Mapped[Purchase] = relationship(back_populates="refunds")
 

@@ -440,6 +440,7 @@ def record_refund(
     refund = Refund(
         refund_id=refund_id,
         purchase_id=purchase.id,
+        partner_id=purchase.partner_id,
         request_hash=request_hash,
         amount=amount,
         refunded_at=refunded_at,

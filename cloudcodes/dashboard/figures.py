@@ -318,7 +318,7 @@ def latest_activity(
         refunds = db.session.execute(
             select(Refund.refunded_at, Purchase.customer_domain, Purchase.order_id, Refund.amount)
             .join(Purchase, Purchase.id == Refund.purchase_id)
-            .where(Purchase.partner_id == partner_id)
+            .where(Refund.partner_id == partner_id)
             .order_by(Refund.refunded_at.desc(), Refund.id.desc())
             .limit(ACTIVITY_SHOWN)
         )

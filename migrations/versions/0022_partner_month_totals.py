@@ -1,4 +1,4 @@
-"""Fast pages at any size: each partner's sums per month, and an index on its open payable entries
+"""Fast pages at any size: each partner's sums per month, its open payable entries and refunds indexed
 
 Revision ID: 0022
 Revises: 0021
@@ -7,7 +7,8 @@ Create Date: 2026-12-03 17:30:00
 ``partner_month_totals`` holds, per partner and UTC month, its attributed purchases, their refunds
 (both in the purchase's month) and its ledger entries by kind (in their ``effective_on`` month).
 From now on the app adds to it as it writes those rows (``cloudcodes.billing.totals``); here it is
-filled from the rows already there.
+filled from the rows already there. Each refund now keeps its purchase's partner, so that a
+partner's latest refunds are read by an index.
 """
 
 from collections import defaultdict
@@ -55,7 +56,18 @@ def upgrade() -> None:
             postgresql_where=sa.text("statement_id IS NULL AND payable"),
         )
 
+    with op.batch_alter_table("refunds", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("partner_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f("fk_refunds_partner_id_partners"), "partners", ["partner_id"], ["id"])
+        batch_op.create_index("ix_refunds_partner_refunded_at", ["partner_id", "refunded_at"], unique=False)
+
     connection = op.get_bind()
+    connection.execute(
+        sa.text(
+            "UPDATE refunds SET partner_id = (SELECT purchases.partner_id FROM purchases "
+            "WHERE purchases.id = refunds.purchase_id)"
+        )
+    )
     purchases = sa.table(
         "purchases", sa.column("id"), sa.column("partner_id"), sa.column("purchased_at"), sa.column("amount_minor")
     )
@@ -98,6 +110,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("refunds", schema=None) as batch_op:
+        batch_op.drop_index("ix_refunds_partner_refunded_at")
+        batch_op.drop_constraint(batch_op.f("fk_refunds_partner_id_partners"), type_="foreignkey")
+        batch_op.drop_column("partner_id")
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.drop_index(
             "ix_ledger_entries_partner_open",

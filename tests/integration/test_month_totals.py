@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from cloudcodes.billing import totals
 from cloudcodes.billing.adjustments import adjust_ledger
-from cloudcodes.billing.models import PartnerMonthTotals, PayoutStatement, Purchase
+from cloudcodes.billing.models import PartnerMonthTotals, PayoutStatement, Purchase, Refund
 from cloudcodes.billing.payouts import close_month, mark_paid
 from cloudcodes.billing.revenue import net_revenue_by_partner, split_by_month
 from cloudcodes.billing.services import BillingError
@@ -164,3 +164,21 @@ def test_purchases_recorded_at_once_from_threads_all_count(postgres_database):
         assert months == rebuilt(partner_id)
         _db.session.remove()
         _db.engine.dispose()
+
+
+def test_the_migration_sums_the_rows_already_there_as_the_app_would_have(seeded_app):
+    """0022 fills the totals (and each refund's partner) from the demo's rows, which the app's own
+    flush had counted: both ways give the same; down and up again keeps every other row."""
+    from flask_migrate import downgrade, upgrade
+
+    with seeded_app.app_context():
+        counted_by_the_app = _db.session.execute(select(PartnerMonthTotals.__table__)).all()
+        refunds = _db.session.execute(select(Refund.id, Refund.partner_id).order_by(Refund.id)).all()
+        assert counted_by_the_app and refunds and all(partner_id for _, partner_id in refunds)
+        _db.session.remove()
+        downgrade(revision="0021")
+        upgrade()
+        assert sorted(_db.session.execute(select(PartnerMonthTotals.__table__)).all()) == sorted(counted_by_the_app)
+        assert _db.session.execute(select(Refund.id, Refund.partner_id).order_by(Refund.id)).all() == refunds
+    result = seeded_app.test_cli_runner().invoke(args=["db", "check"])
+    assert result.exit_code == 0, result.output

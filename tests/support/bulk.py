@@ -182,6 +182,7 @@ def give_purchases(
                 {
                     "refund_id": refund_id,
                     "purchase_id": result.purchase_ids[index],
+                    "partner_id": partner_id,
                     "request_hash": hashlib.sha256(refund_id.encode()).hexdigest(),
                     "amount_minor": row["amount_minor"] // 2,
                     "amount_currency": row["amount_currency"],
