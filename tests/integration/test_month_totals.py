@@ -105,6 +105,9 @@ def test_a_refused_report_leaves_the_totals_as_they_were(app):
         (date(2026, 1, 31), date(2026, 2, 1)),  # two partial months, one day each
         (date(2026, 2, 1), date(2026, 2, 28)),  # exactly one month
         (date(2026, 1, 11), date(2026, 1, 30)),  # inside one month, none of the purchases
+        (date(2026, 1, 2), date(2026, 2, 27)),  # most of both months: their totals less the days left out
+        (date(2026, 1, 10), date(2026, 1, 31)),  # most of January, from its first purchase's day
+        (date(2025, 12, 30), date(2026, 1, 9)),  # few days: the purchases themselves
     ],
 )
 def test_net_revenue_equals_the_purchases_summed_for_any_period(app, start, end):
