@@ -125,3 +125,26 @@ def rebuild(session: Session, partner_ids: list[int] | None = None) -> None:
     rows = [{"partner_id": key[0], "month": key[1], **values} for key, values in sorted(sums.items())]
     for start in range(0, len(rows), 2_000):
         session.execute(insert(PartnerMonthTotals), rows[start : start + 2_000])
+
+
+def _kept(session: Session) -> dict[Key, tuple[int, ...]]:
+    rows = session.scalars(select(PartnerMonthTotals))
+    return {(row.partner_id, row.month): tuple(getattr(row, name) for name in SUMS) for row in rows}
+
+
+def differences(session: Session) -> list[tuple[Key, tuple[int, ...] | None, tuple[int, ...] | None]]:
+    """Each (partner, month) whose kept totals differ from its rows summed again: (key, kept, summed).
+
+    Empty unless rows were written around the ORM (a bulk load, a hand-made SQL fix) and not rebuilt.
+    """
+    kept = _kept(session)
+    with session.begin_nested() as savepoint:
+        rebuild(session)
+        summed = _kept(session)
+        savepoint.rollback()
+    zero = (0,) * len(SUMS)
+    return [
+        (key, kept.get(key), summed.get(key))
+        for key in sorted(kept.keys() | summed.keys())
+        if kept.get(key, zero) != summed.get(key, zero)
+    ]

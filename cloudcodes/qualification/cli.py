@@ -1,4 +1,4 @@
-"""``flask --app wsgi program qualify --year Y`` and ``program upgrades --as-of YYYY-MM-DD``."""
+"""``flask --app wsgi program qualify --year Y``, ``program upgrades --as-of YYYY-MM-DD`` and ``program totals``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import click
 from flask.cli import AppGroup
 
 from cloudcodes import formatting
+from cloudcodes.billing import totals
+from cloudcodes.extensions import db
 from cloudcodes.qualification.services import (
     ChangeLine,
     QualificationError,
@@ -67,3 +69,24 @@ def upgrades_command(as_of: str, dry_run: bool) -> None:
                 f"{formatting.plural(len(booked), 'upgrade')} already booked, "
                 f"taking effect after {formatting.date(day)}."
             )
+
+
+@program_cli.command("totals")
+@click.option("--check", is_flag=True, help="Only compare the kept totals with the rows; change nothing.")
+def totals_command(check: bool) -> None:
+    """The partners' monthly totals, which pages and the level rules read: check them, or sum them again.
+
+    The portal keeps them as it writes purchases, refunds and ledger entries; rows written around
+    it (a bulk load, a hand-made SQL fix) need them summed again.
+    """
+    found = totals.differences(db.session)
+    for (partner_id, month), kept, summed in found:
+        click.echo(f"Partner #{partner_id}, {formatting.date(month, 'month')}: kept {kept}, the rows say {summed}")
+    if check:
+        click.echo(f"{formatting.plural(len(found), 'month')} differ from the rows.")
+        if found:
+            raise SystemExit(1)
+        return
+    totals.rebuild(db.session)
+    db.session.commit()
+    click.echo(f"Summed again from the rows: {formatting.plural(len(found), 'month')} corrected.")

@@ -185,3 +185,20 @@ def test_the_migration_sums_the_rows_already_there_as_the_app_would_have(seeded_
         assert _db.session.execute(select(Refund.id, Refund.partner_id).order_by(Refund.id)).all() == refunds
     result = seeded_app.test_cli_runner().invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
+
+
+def test_the_command_finds_totals_a_hand_made_fix_left_behind_and_sums_them_again(app, runner):
+    partner_id = journey(app)
+    assert runner.invoke(args=["program", "totals", "--check"]).exit_code == 0
+    with app.app_context():
+        # An operator's SQL fix around the portal: the purchase's amount changed, the totals not.
+        _db.session.execute(Purchase.__table__.update().where(Purchase.order_id == "T-2").values(amount_minor=45_000))
+        _db.session.commit()
+    found = runner.invoke(args=["program", "totals", "--check"])
+    assert found.exit_code == 1 and f"Partner #{partner_id}, February 2026" in found.output
+    assert "1 month differ" in found.output
+    fixed = runner.invoke(args=["program", "totals"])
+    assert fixed.exit_code == 0 and "1 month corrected" in fixed.output
+    assert runner.invoke(args=["program", "totals", "--check"]).exit_code == 0
+    with app.app_context():
+        assert kept(partner_id) == rebuilt(partner_id)
