@@ -140,15 +140,18 @@ def select_locale() -> str | None:
 
 def reader_locale() -> Locale | None:
     """formatting's locale provider: the request's locale, None outside a request or for the house style."""
-    from flask import has_request_context
+    from flask import g, has_request_context
     from flask_babel import get_locale
 
     from cloudcodes import formatting
 
     if not has_request_context():
         return None
-    locale = get_locale()
-    return None if locale is None or locale == formatting.DEFAULT_LOCALE else locale
+    # Asked for by every amount and date on a page (80 times on the overview): worked out once a request.
+    if "reader_locale" not in g:
+        locale = get_locale()
+        g.reader_locale = None if locale is None or locale == formatting.DEFAULT_LOCALE else locale
+    return g.reader_locale
 
 
 def register_locale(app: Flask) -> None:

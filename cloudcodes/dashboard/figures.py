@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask_sqlalchemy.pagination import SelectPagination
-from sqlalchemy import Select, and_, bindparam, case, func, or_, select
+from sqlalchemy import Row, Select, and_, bindparam, case, func, or_, select
 
 from cloudcodes.billing import totals
 from cloudcodes.billing.models import (
@@ -81,38 +81,24 @@ def _sum(condition: Any, sign: int = 1) -> Any:
 _PARTNER = bindparam("partner_id")
 # Untyped: each takes the type of the column it is compared with (and its conversions).
 _TODAY = bindparam("today")
-_STATEMENT_MONTH = bindparam("statement_month")
-_YEAR_START = bindparam("year_start")
 _CLOSES = bindparam("closes")
-
-
 _NEXT_MONTH = bindparam("next_month")
 
 
-def _ledger_figures_statements() -> tuple[Select[Any], Select[Any]]:
-    """The partner's sums over all its history, from its monthly totals; and the few entries that
-    depend on today (held, not on a statement yet, counted ahead of today), from the entries."""
-    totals = select(
-        func.coalesce(func.sum(PartnerMonthTotals.payable_minor), 0),
-        func.coalesce(func.sum(PartnerMonthTotals.paid_out_minor), 0),
-        func.coalesce(func.sum(PartnerMonthTotals.discounts_minor), 0),
-        func.coalesce(
-            func.sum(case((PartnerMonthTotals.month == _STATEMENT_MONTH, PartnerMonthTotals.earned_minor), else_=0)),
-            0,
-        ),
-        func.coalesce(
-            func.sum(
-                case(
-                    (
-                        and_(PartnerMonthTotals.month >= _YEAR_START, PartnerMonthTotals.month <= _STATEMENT_MONTH),
-                        PartnerMonthTotals.earned_minor,
-                    ),
-                    else_=0,
-                )
-            ),
-            0,
-        ),
-    ).where(PartnerMonthTotals.partner_id == _PARTNER)
+def partner_months(partner_id: int) -> list[Row[Any]]:
+    """The partner's monthly totals, one row a month it has had anything in (``billing.totals``): read
+    once for all of the overview's sums and its chart, a row a month however many purchases."""
+    return list(
+        db.session.execute(
+            select(PartnerMonthTotals.month, *(getattr(PartnerMonthTotals, name) for name in totals.SUMS)).where(
+                PartnerMonthTotals.partner_id == partner_id
+            )
+        )
+    )
+
+
+def _ledger_live_statement() -> Select[Any]:
+    """The few entries whose sums depend on today: held, not on a statement yet, counted ahead of today."""
     # The bare column, as the partial index ix_ledger_entries_partner_open writes its condition.
     open_entry = and_(LedgerEntry.statement_id.is_(None), LedgerEntry.payable)
     held = and_(LedgerEntry.payable.is_(True), LedgerEntry.payable_on > _TODAY)
@@ -127,26 +113,27 @@ def _ledger_figures_statements() -> tuple[Select[Any], Select[Any]]:
         func.min(case((held, LedgerEntry.payable_on), else_=None)),
         unpaid.scalar_subquery(),
     ).where(LedgerEntry.partner_id == _PARTNER, or_(held, open_entry, ahead))
-    return totals, live
+    return live
 
 
-_LEDGER_TOTALS, _LEDGER_LIVE = _ledger_figures_statements()
+_LEDGER_LIVE = _ledger_live_statement()
 
 
-def ledger_figures(partner_id: int, today: date) -> LedgerFigures:
-    """All the overview's and the earnings page's ledger sums: two statements, of a size that does not
-    grow with the partner's history (``billing.totals``)."""
+def ledger_figures(partner_id: int, today: date, months: list[Row[Any]] | None = None) -> LedgerFigures:
+    """All the overview's and the earnings page's ledger sums: the partner's monthly totals (``months``
+    when the caller read them already, ``partner_months``) and one statement over today's few entries;
+    neither grows with the partner's history."""
     statement_month = today.replace(day=1)
     closes = month_end(statement_month)
-    params = {
-        "partner_id": partner_id,
-        "today": today,
-        "statement_month": statement_month,
-        "year_start": date(today.year, 1, 1),
-        "closes": closes,
-        "next_month": closes + timedelta(days=1),
-    }
-    payable, paid_out, discounts, month_earned, year_earned = db.session.execute(_LEDGER_TOTALS, params).one()
+    year_start = date(today.year, 1, 1)
+    params = {"partner_id": partner_id, "today": today, "closes": closes, "next_month": closes + timedelta(days=1)}
+    if months is None:
+        months = partner_months(partner_id)
+    payable = sum(row.payable_minor for row in months)
+    paid_out = sum(row.paid_out_minor for row in months)
+    discounts = sum(row.discounts_minor for row in months)
+    month_earned = sum(row.earned_minor for row in months if row.month == statement_month)
+    year_earned = sum(row.earned_minor for row in months if year_start <= row.month <= statement_month)
     in_hold, next_statement, earned_ahead, hold_ends_on, unpaid = db.session.execute(_LEDGER_LIVE, params).one()
     currency = program_terms().currency
 
@@ -210,31 +197,19 @@ def refunds_per_purchase() -> Any:
     )
 
 
-def monthly_series(partner_id: int, today: date) -> list[MonthFigures]:
+def monthly_series(partner_id: int, today: date, months: list[Row[Any]] | None = None) -> list[MonthFigures]:
     """Earnings (by ``effective_on``) and referred revenue (by purchase month, less its refunds) of the
-    last 12 months: one statement over the partner's monthly totals."""
-    months = chart_months(today)
-    rows = db.session.execute(
-        select(
-            PartnerMonthTotals.month,
-            PartnerMonthTotals.earned_minor,
-            PartnerMonthTotals.revenue_minor - PartnerMonthTotals.refunded_minor,
-        ).where(
-            PartnerMonthTotals.partner_id == partner_id,
-            PartnerMonthTotals.month >= months[0],
-            PartnerMonthTotals.month <= months[-1],
-        )
-    )
-    by_month = {month: (earned, revenue) for month, earned, revenue in rows}
+    last 12 months, from the partner's monthly totals (``months`` when the caller read them already)."""
+    if months is None:
+        months = partner_months(partner_id)
+    by_month = {row.month: row for row in months}
     currency = program_terms().currency
-    return [
-        MonthFigures(
-            month,
-            Money(int(by_month.get(month, (0, 0))[0]), currency),
-            Money(int(by_month.get(month, (0, 0))[1]), currency),
-        )
-        for month in months
-    ]
+    series = []
+    for month in chart_months(today):
+        row = by_month.get(month)
+        earned, revenue = (row.earned_minor, row.revenue_minor - row.refunded_minor) if row else (0, 0)
+        series.append(MonthFigures(month, Money(int(earned), currency), Money(int(revenue), currency)))
+    return series
 
 
 # --- The latest activity ------------------------------------------------------------------------

@@ -54,8 +54,9 @@ def index() -> ResponseReturnValue:
         # the annual run's change from 1 January), is the notice the partner was e-mailed, shown here too.
         sees_money = Area.MONEY in areas
         if sees_money:
-            series = figures.monthly_series(partner_id, today)
-            sums = figures.ledger_figures(partner_id, today)
+            months = figures.partner_months(partner_id)
+            series = figures.monthly_series(partner_id, today, months)
+            sums = figures.ledger_figures(partner_id, today, months)
             money = {
                 "balance": sums,
                 "earnings": {"this_month": sums.earned_this_month, "this_year": sums.earned_this_year},

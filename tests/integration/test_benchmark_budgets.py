@@ -35,7 +35,7 @@ _orders = itertools.count(1)
 BUDGETS = {
     "/faq": 2,  # the terms' version; the published answers, rendered when saved
     "/program": 1,  # the terms' version
-    "/dashboard/": 16,
+    "/dashboard/": 15,
     "/dashboard/earnings": 13,  # its ledger sums: the monthly totals, then the entries that depend on today
     "/dashboard/referrals": 8,
     "code check": 1,  # the code with its registration, partner and level
