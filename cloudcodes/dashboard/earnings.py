@@ -98,7 +98,7 @@ class PurchaseRow:
 
 
 def _purchase_rows(partner: Partner, found: EarningsFilter) -> Select[Any]:
-    refunds = refunds_per_purchase()
+    refunds = refunds_per_purchase(partner.id)
     return (
         select(
             Purchase,
@@ -139,7 +139,7 @@ class PurchaseTotals:
 
 
 def _purchase_totals(partner: Partner, found: EarningsFilter, currency: str) -> PurchaseTotals:
-    refunds = refunds_per_purchase()
+    refunds = refunds_per_purchase(partner.id)
     row = db.session.execute(
         select(
             func.count(Purchase.id),

@@ -183,15 +183,17 @@ class MonthFigures:
     revenue: Money  # purchases attributed to the partner in the month, less their refunds
 
 
-def refunds_per_purchase() -> Any:
+def refunds_per_purchase(partner_id: int) -> Any:
     """Each refunded purchase's refunds summed (``refunded``, ``reversed``): a subquery to outer-join, so that
-    joining refunds never repeats a purchase's amount."""
+    joining refunds never repeats a purchase's amount. Only the partner's refunds are summed (each keeps its
+    purchase's partner): summing every partner's first would grow with the whole table."""
     return (
         select(
             Refund.purchase_id.label("purchase_id"),
             func.sum(Refund.amount_minor).label("refunded"),
             func.sum(func.coalesce(Refund.commission_reversal_minor, 0)).label("reversed"),
         )
+        .where(Refund.partner_id == partner_id)
         .group_by(Refund.purchase_id)
         .subquery()
     )

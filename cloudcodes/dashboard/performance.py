@@ -60,7 +60,7 @@ def _sort_of(args: Any) -> tuple[str, str]:
 
 
 def _grouped(partner: Partner, view: str, sort: str, direction: str) -> Select[Any]:
-    refunds = refunds_per_purchase()
+    refunds = refunds_per_purchase(partner.id)
     refunded = func.coalesce(refunds.c.refunded, 0)
     if view == "codes":
         key = ReferralCode.code
