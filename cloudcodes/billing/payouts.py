@@ -11,7 +11,6 @@ links entries to their statement.
 
 from __future__ import annotations
 
-import calendar
 import csv
 import io
 import re
@@ -28,6 +27,7 @@ from cloudcodes import clock, formatting
 from cloudcodes.audit.services import record as audit
 from cloudcodes.auth.models import User
 from cloudcodes.billing.models import LedgerEntry, LedgerKind, PayoutStatement
+from cloudcodes.billing.periods import month_end
 from cloudcodes.extensions import db
 from cloudcodes.money import Money
 from cloudcodes.notices.messages import money_fact
@@ -44,10 +44,6 @@ class PayoutError(ServiceError):
 
 
 # --- Months -----------------------------------------------------------------------------------
-
-
-def month_end(period_start: date) -> date:
-    return period_start.replace(day=calendar.monthrange(period_start.year, period_start.month)[1])
 
 
 def month_label(period_start: date) -> str:

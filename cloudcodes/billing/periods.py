@@ -6,6 +6,7 @@ included, so "last month" asked on 15 March 2027 runs from 1 to 28 February 2027
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -47,6 +48,11 @@ class DateRange:
 
 def _month_start(day: date) -> date:
     return day.replace(day=1)
+
+
+def month_end(period_start: date) -> date:
+    """The last day of the month ``period_start`` is in."""
+    return period_start.replace(day=calendar.monthrange(period_start.year, period_start.month)[1])
 
 
 def _months_back(month_start: date, months: int) -> date:

@@ -7,7 +7,6 @@ at most a month's rows however long a partner's history is.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
@@ -16,12 +15,9 @@ from sqlalchemy import and_, case, func, or_, select
 
 from cloudcodes import clock
 from cloudcodes.billing.models import PartnerMonthTotals, Purchase, Refund
+from cloudcodes.billing.periods import month_end
 from cloudcodes.clock import start_of_day
 from cloudcodes.extensions import db
-
-
-def _month_end(day: date) -> date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 def split_by_month(start: date, end: date) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
@@ -32,12 +28,12 @@ def split_by_month(start: date, end: date) -> tuple[tuple[date, date] | None, li
         return None, partial
     month = start.replace(day=1)
     while month <= end:
-        first, last = max(start, month), min(end, _month_end(month))
-        if first == month and last == _month_end(month):
+        first, last = max(start, month), min(end, month_end(month))
+        if first == month and last == month_end(month):
             whole.append(month)
         else:
             partial.append((first, last))
-        month = _month_end(month) + timedelta(days=1)
+        month = month_end(month) + timedelta(days=1)
     return ((whole[0], whole[-1]) if whole else None), partial
 
 
@@ -63,7 +59,7 @@ def net_revenue_by_partner(start: date, end: date, partner_ids: Iterable[int] | 
         month = whole[0]
         while month <= whole[1]:
             months.append(month)
-            month = _month_end(month) + timedelta(days=1)
+            month = month_end(month) + timedelta(days=1)
     added: list[tuple[date, date]] = []  # days whose purchases count
     left_out: list[tuple[date, date]] = []  # days of a month read as a whole whose purchases do not
     today = clock.today()
@@ -72,7 +68,7 @@ def net_revenue_by_partner(start: date, end: date, partner_ids: Iterable[int] | 
         return max(0, (min(last, today) - first).days + 1)
 
     for first, last in partial:
-        month_start, month_last = first.replace(day=1), _month_end(first)
+        month_start, month_last = first.replace(day=1), month_end(first)
         outside = days_read(month_start, first - timedelta(days=1)) + days_read(last + timedelta(days=1), month_last)
         if days_read(first, last) <= outside:
             added.append((first, last))

@@ -33,6 +33,7 @@ from cloudcodes.notices.messages import summary as notice_summary
 from cloudcodes.notices.models import Notice
 from cloudcodes.notices.rules import NoticeKind
 from cloudcodes.partners.models import PartnerLevel
+from cloudcodes.partners.services import level_record_on
 from cloudcodes.program.services import program_terms
 from cloudcodes.referrals.domains import display_domain
 from cloudcodes.referrals.models import DomainRegistration, RegistrationStatus
@@ -235,13 +236,13 @@ class Levels:
     latest: list[PartnerLevel]  # newest first, at most ACTIVITY_SHOWN
 
 
-def _in_force(partner_id: int, today: date, *, future: bool) -> PartnerLevel | None:
-    query = select(PartnerLevel).where(PartnerLevel.partner_id == partner_id)
-    if future:
-        query = query.where(PartnerLevel.effective_from > today).order_by(PartnerLevel.effective_from)
-    else:
-        query = query.where(PartnerLevel.effective_from <= today).order_by(PartnerLevel.effective_from.desc())
-    return db.session.scalar(query.limit(1))
+def _next_level_record(partner_id: int, today: date) -> PartnerLevel | None:
+    return db.session.scalar(
+        select(PartnerLevel)
+        .where(PartnerLevel.partner_id == partner_id, PartnerLevel.effective_from > today)
+        .order_by(PartnerLevel.effective_from)
+        .limit(1)
+    )
 
 
 def levels_around(partner_id: int, today: date) -> Levels:
@@ -258,8 +259,8 @@ def levels_around(partner_id: int, today: date) -> Levels:
     past = [record for record in latest if record.effective_from <= today]
     ahead = [record for record in latest if record.effective_from > today]
     complete = len(latest) < ACTIVITY_SHOWN or bool(past)  # every record ahead is in the list
-    current = past[0] if past else (None if complete else _in_force(partner_id, today, future=False))
-    upcoming = ahead[-1] if complete and ahead else (None if complete else _in_force(partner_id, today, future=True))
+    current = past[0] if past else (None if complete else level_record_on(partner_id, today))
+    upcoming = ahead[-1] if complete and ahead else (None if complete else _next_level_record(partner_id, today))
     return Levels(current, upcoming, latest)
 
 
