@@ -68,7 +68,7 @@ def register_jobs(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from cloudcodes import models, security  # noqa: F401 - models registers every table with the metadata
-    from cloudcodes.db import configure_sqlite
+    from cloudcodes.db import configure_postgresql, configure_sqlite
     from cloudcodes.extensions import babel, csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -85,6 +85,8 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+        elif db.engine.dialect.name == "postgresql":
+            configure_postgresql(db.engine)
 
 
 def register_blueprints(app: Flask) -> None:

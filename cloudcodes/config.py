@@ -208,7 +208,6 @@ def load_config(app: Any, test_config: dict[str, Any] | None) -> None:
 
     engine_options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     if config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        engine_options.setdefault("pool_pre_ping", True)
         engine_options.setdefault("connect_args", {"connect_timeout": 5})
     config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import select
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Enum, MetaData, String, Text, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, Mapper, composite, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
 
@@ -156,3 +158,23 @@ def configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def configure_postgresql(engine: Engine) -> None:
+    """Replace a connection the server has closed before it is used, without a round trip.
+
+    An idle connection has nothing to read: a server that restarts or ends the session sends its
+    notice and closes the socket, so a readable socket at checkout means the connection is gone (or
+    holds something we never asked for), and the pool swaps it for a new one. That is what
+    ``pool_pre_ping`` finds out too, but at the cost of a ``SELECT 1`` on every request. A server
+    that vanished without closing anything (a cut network) is found by the first statement instead,
+    which fails, answers 503 and discards the pool's connections for the next request.
+    """
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, connection_record: Any, connection_proxy: Any) -> None:
+        if dbapi_connection.closed or dbapi_connection.broken:
+            raise DisconnectionError("the connection was closed")
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+        if readable:
+            raise DisconnectionError("the server wrote to an idle connection: it closed it")

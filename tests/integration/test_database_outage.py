@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 
 from cloudcodes.extensions import db as _db
@@ -88,3 +89,30 @@ def test_the_api_answers_503_in_json_with_retry_after_and_recovers(cluster, outa
     cluster.start_server()
     response = signed_post(client, path, purchase_body())
     assert response.status_code == 201, "the report sent again is recorded once the database is back"
+
+
+def test_connections_the_server_closed_while_idle_are_replaced_before_a_request_uses_them(cluster, outage_app):
+    """A restart, or the server ending idle sessions, between two requests: no request sees it."""
+    partner = outage_app.test_client()
+    assert login(partner, OWNER).status_code == 303
+    with outage_app.app_context():
+        # Three idle connections in the pool, as a busy worker leaves them.
+        held = [_db.engine.connect() for _ in range(3)]
+        for connection in held:
+            connection.exec_driver_sql("SELECT 1")
+        for connection in held:
+            connection.close()
+    url = cluster.database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+    assert ended >= 3
+    for path in PAGES + PAGES:
+        assert partner.get(path).status_code == 200, path
+
+    cluster.stop_server()
+    cluster.start_server()
+    for path in PAGES:
+        assert partner.get(path).status_code == 200, path
