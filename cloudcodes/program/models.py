@@ -50,6 +50,8 @@ class ProgramSettings(db.Model):
     # read and read them again only when it moved. Random, so a change rolled back never comes back
     # under a value another change later commits.
     terms_version: Mapped[str] = mapped_column(String(32), server_default=text("'initial'"))
+    # The same for the FAQ's questions: moved by every flush that adds, changes or deletes one.
+    faq_version: Mapped[str] = mapped_column(String(32), server_default=text("'initial'"))
 
 
 class VolumeDiscountTier(db.Model):

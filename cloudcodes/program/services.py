@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, g
@@ -25,8 +25,24 @@ class SettingsError(ServiceError):
     """A setting that cannot be saved; ``field`` names it."""
 
 
-_TERMS_VERSION = select(ProgramSettings.terms_version).where(ProgramSettings.id == SETTINGS_ID)
+_VERSIONS = select(ProgramSettings.terms_version, ProgramSettings.faq_version).where(ProgramSettings.id == SETTINGS_ID)
 _CACHE_KEY = "cloudcodes.program_terms"  # in app.extensions: (terms_version, ProgramTerms), per process
+
+
+class ContentVersions(NamedTuple):
+    """Where the rarely-changing content stands: each process keeps what it read until one moves."""
+
+    terms: str
+    faq: str
+
+
+def content_versions() -> ContentVersions | None:
+    """The versions of the terms and of the FAQ, read once a request in one small statement; None
+    while the program has no settings row (a database migrated but never seeded)."""
+    if "content_versions" not in g:
+        row = db.session.execute(_VERSIONS).first()
+        g.content_versions = ContentVersions(*row) if row is not None else None
+    return g.content_versions
 
 
 def program_terms() -> ProgramTerms:
@@ -38,17 +54,17 @@ def program_terms() -> ProgramTerms:
     """
     if "program_terms" in g:
         return g.program_terms
-    version = db.session.scalar(_TERMS_VERSION)
-    if version is None:
+    versions = content_versions()
+    if versions is None:
         # A database migrated but never seeded still has the published program.
         terms = DEFAULT_TERMS
     else:
         kept = current_app.extensions.get(_CACHE_KEY)
-        if kept is not None and kept[0] == version:
+        if kept is not None and kept[0] == versions.terms:
             terms = kept[1]
         else:
             terms = _load_terms()
-            current_app.extensions[_CACHE_KEY] = (version, terms)
+            current_app.extensions[_CACHE_KEY] = (versions.terms, terms)
     g.program_terms = terms
     return terms
 
@@ -169,4 +185,5 @@ def update_program_terms(*, by: Any = None, **changes: Any) -> ProgramTerms:
         details={name: {"before": before[name], "after": describe(name, value)} for name, value in changes.items()},
     )
     g.pop("program_terms", None)
+    g.pop("content_versions", None)
     return new_terms

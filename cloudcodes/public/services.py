@@ -1,9 +1,18 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from flask import current_app
+from markupsafe import Markup
 from sqlalchemy import Row, select, text
 
+from cloudcodes import formatting
+from cloudcodes.content import fill_placeholders
 from cloudcodes.extensions import db
+from cloudcodes.program.services import content_versions, program_terms
 from cloudcodes.public.models import FaqEntry
+
+_FAQ_CACHE = "cloudcodes.faq"  # in app.extensions: (ContentVersions, {locale: FaqPage}), per process
 
 _PUBLISHED = (
     select(FaqEntry.slug, FaqEntry.question, FaqEntry.answer_html)
@@ -15,6 +24,41 @@ _PUBLISHED = (
 def published_faq() -> list[Row[tuple[str, str, str]]]:
     """The published questions as rows (slug, question, answer_html), in order."""
     return list(db.session.execute(_PUBLISHED))
+
+
+@dataclass(frozen=True)
+class FaqQuestion:
+    slug: str
+    question: str
+    answer: Markup  # the sanitised answer with the program's numbers filled in, in the reader's locale
+
+
+@dataclass(frozen=True)
+class FaqPage:
+    questions: tuple[FaqQuestion, ...]
+    ends_with_contact: bool  # the last answer already points to the contact address
+
+
+def faq_page() -> FaqPage:
+    """The published FAQ with its numbers filled in for the reader's locale.
+
+    Each process keeps the pages it made (one per locale) until the FAQ's or the terms' version
+    moves, so a request costs the one statement that reads the versions.
+    """
+    versions = content_versions()
+    locale = str(formatting.get_locale())
+    kept = current_app.extensions.get(_FAQ_CACHE)
+    if versions is not None and kept is not None and kept[0] == versions and locale in kept[1]:
+        return kept[1][locale]
+    terms = program_terms()
+    questions = tuple(
+        FaqQuestion(row.slug, row.question, fill_placeholders(row.answer_html, terms)) for row in published_faq()
+    )
+    page = FaqPage(questions, bool(questions) and terms.contact_email in questions[-1].answer)
+    if versions is not None:
+        pages = kept[1] if kept is not None and kept[0] == versions else {}
+        current_app.extensions[_FAQ_CACHE] = (versions, {**pages, locale: page})
+    return page
 
 
 def schema_version() -> str | None:

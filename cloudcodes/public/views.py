@@ -4,11 +4,10 @@ from flask import Blueprint, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
 from cloudcodes.auth.forms import EmptyForm
-from cloudcodes.content import fill_placeholders
 from cloudcodes.extensions import limiter
 from cloudcodes.jobs.health import job_problems
 from cloudcodes.program.services import program_terms
-from cloudcodes.public.services import published_faq, schema_version
+from cloudcodes.public.services import faq_page, schema_version
 from cloudcodes.referrals.proof import ProofError, confirm, read_confirmation
 
 blueprint = Blueprint("public", __name__)
@@ -21,11 +20,11 @@ def home() -> ResponseReturnValue:
 
 @blueprint.get("/faq")
 def faq() -> ResponseReturnValue:
-    terms = program_terms()
-    entries = [(entry, fill_placeholders(entry.answer_html, terms)) for entry in published_faq()]
+    page = faq_page()
     # The FAQ ends by pointing to the contact address: the box below says so only when the last answer does not.
-    ends_with_contact = bool(entries) and terms.contact_email in entries[-1][1]
-    return render_template("public/faq.html", entries=entries, terms=terms, show_contact_box=not ends_with_contact)
+    return render_template(
+        "public/faq.html", questions=page.questions, terms=program_terms(), show_contact_box=not page.ends_with_contact
+    )
 
 
 @blueprint.get("/program")

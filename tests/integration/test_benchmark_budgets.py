@@ -33,7 +33,7 @@ _orders = itertools.count(1)
 # Statements per request once a process has served one (it keeps the program's terms): the figures
 # of today, so that a change that adds a statement to a benchmarked page is a decision, not an accident.
 BUDGETS = {
-    "/faq": 2,  # the terms' version; the published answers, rendered when saved
+    "/faq": 1,  # the versions of the terms and the FAQ: both are kept per process
     "/program": 1,  # the terms' version
     "/dashboard/": 15,
     "/dashboard/earnings": 13,  # its ledger sums: the monthly totals, then the entries that depend on today

@@ -153,3 +153,50 @@ def test_the_migration_rendered_the_answers_already_there(app, client):
         rows = _db.session.execute(select(FaqEntry.answer_markdown, FaqEntry.answer_html)).all()
     assert rows and all(html == answer_html(markdown) for markdown, html in rows)
     assert "[[" not in client.get("/faq").get_data(as_text=True)
+
+
+def test_the_faq_kept_by_one_worker_follows_what_another_worker_saves(app, database_url):
+    """Each process keeps the FAQ it filled in; a question added, edited, moved or deleted anywhere
+    moves the FAQ's version, so the next request reads it again."""
+    from cloudcodes.public import faq_admin
+
+    client = app.test_client()
+    other = make_test_app(database_url)
+
+    def questions() -> list[str]:
+        html = client.get("/faq").get_data(as_text=True)
+        return [text.strip() for text in re.findall(r'<h2 class="h4" id="[^"]+-q">([^<]+)', html)]
+
+    try:
+        before = questions()
+        assert questions() == before  # kept
+        with other.app_context():
+            first = faq_admin.create_entry(faq_admin.FaqInput("Kept per worker?", "", "Yes.", True)).id
+            second = faq_admin.create_entry(faq_admin.FaqInput("Read again?", "", "When it moves.", True)).id
+        assert questions()[-2:] == ["Kept per worker?", "Read again?"]
+        with other.app_context():
+            entry = _db.session.get(FaqEntry, first)
+            faq_admin.move_entry(entry, faq_admin.DOWN)
+        assert questions()[-2:] == ["Read again?", "Kept per worker?"]
+        with other.app_context():
+            entry = _db.session.get(FaqEntry, second)
+            faq_admin.update_entry(entry, faq_admin.FaqInput("Read again at once?", entry.slug, "Yes.", True))
+        assert "Read again at once?" in questions()
+        with other.app_context():
+            faq_admin.delete_entry(_db.session.get(FaqEntry, second))
+        assert questions() == [*before, "Kept per worker?"]
+    finally:
+        with other.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
+
+
+def test_the_faq_is_kept_per_locale(app, client):
+    with app.app_context():
+        update_program_terms(premier_margin_pct=Decimal("32.5"))
+        _db.session.add(FaqEntry(slug="rate", question="Rate?", answer_markdown="[[premier_margin]]", position=1))
+        _db.session.commit()
+    for _ in range(2):
+        assert _answer(client.get("/faq").get_data(as_text=True), "rate") == "<p>32.5 %</p>\n"
+        german = client.get("/faq", headers={"Accept-Language": "de"}).get_data(as_text=True)
+        assert _answer(german, "rate").startswith("<p>32,5")
