@@ -63,19 +63,23 @@ def _counted_in(session: Session, objects: Iterable[Any]) -> dict[Key, dict[str,
     return sums
 
 
+def _adding_upsert(insert: Any) -> Any:
+    statement = insert(PartnerMonthTotals)
+    table = PartnerMonthTotals.__table__
+    return statement.on_conflict_do_update(
+        index_elements=["partner_id", "month"],
+        set_={name: table.c[name] + statement.excluded[name] for name in SUMS},
+    )
+
+
+# Built once per dialect and run with the rows as parameters: building it cost more than running it.
+_ADDING_UPSERT = {"postgresql": _adding_upsert(postgresql.insert), "sqlite": _adding_upsert(sqlite.insert)}
+
+
 def _upsert(connection: Any, sums: dict[Key, dict[str, int]]) -> None:
     rows = [{"partner_id": key[0], "month": key[1], **values} for key, values in sorted(sums.items())]
-    if not rows:
-        return
-    dialect = connection.dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(PartnerMonthTotals).values(rows)
-    table = PartnerMonthTotals.__table__
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=["partner_id", "month"],
-            set_={name: table.c[name] + statement.excluded[name] for name in SUMS},
-        )
-    )
+    if rows:
+        connection.execute(_ADDING_UPSERT[connection.dialect.name], rows)
 
 
 @event.listens_for(Session, "after_flush")

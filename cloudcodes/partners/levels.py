@@ -167,6 +167,11 @@ def meets_premier(facts: RequirementFacts, terms: ProgramTerms) -> bool:
     return not unmet_premier_requirements(facts, terms)
 
 
+def meets_premier_but_revenue(facts: RequirementFacts, terms: ProgramTerms) -> bool:
+    """Every Premier requirement other than the revenue is met (whatever ``facts.revenue`` says)."""
+    return all(item.kind == "revenue" for item in unmet_premier_items(facts, terms))
+
+
 @dataclass(frozen=True, slots=True)
 class LevelChange:
     """A new level record to write (and announce)."""

@@ -8,7 +8,7 @@ partners); the decisions come from the pure rules in ``levels.py``; a change is 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from sqlalchemy import func, or_, select
@@ -33,6 +33,7 @@ from cloudcodes.partners.levels import (
     RequirementFacts,
     annual_change,
     level_on,
+    meets_premier_but_revenue,
     mid_year_upgrade,
     months_late,
     premier_checklist,
@@ -63,11 +64,17 @@ class QualificationError(ServiceError):
 # --- Facts ---------------------------------------------------------------------------------------
 
 
-def facts_by_partner(partner_ids: list[int], start: date, end: date) -> dict[int, RequirementFacts]:
-    """What each partner had shown for the period from ``start`` to ``end``: four grouped queries in all."""
+def facts_by_partner(
+    partner_ids: list[int], start: date, end: date, *, revenue_only_if_rest_met: bool = False
+) -> dict[int, RequirementFacts]:
+    """What each partner had shown for the period from ``start`` to ``end``: four grouped queries in all.
+
+    With ``revenue_only_if_rest_met`` the revenue, the costly fact, is summed only for the partners
+    that meet every other Premier requirement (the others keep a revenue of zero): enough to tell who
+    qualifies, not what each earned.
+    """
     currency = program_terms().currency
     ids = partner_ids if len(partner_ids) <= 1000 else None  # for all partners, skip a huge IN list
-    revenue = net_revenue_by_partner(start, end, ids)
     verified_by = start_of_day(end + timedelta(days=1))
     verified: dict[int, set[str]] = defaultdict(set)
     requirement_query = select(PartnerRequirement.partner_id, PartnerRequirement.kind, PartnerRequirement.year).where(
@@ -95,7 +102,7 @@ def facts_by_partner(partner_ids: list[int], start: date, end: date) -> dict[int
     if ids is not None:
         training_query = training_query.where(PartnerMembership.partner_id.in_(ids))
     trained: dict[int, int] = dict(db.session.execute(training_query).all())
-    return {
+    facts = {
         partner_id: RequirementFacts(
             workspace_reseller=RequirementKind.WORKSPACE_RESELLER in verified[partner_id],
             sales_team=RequirementKind.SALES_TEAM in verified[partner_id],
@@ -104,10 +111,20 @@ def facts_by_partner(partner_ids: list[int], start: date, end: date) -> dict[int
             joint_business_plan=RequirementKind.JOINT_BUSINESS_PLAN in verified[partner_id],
             website_product_page=RequirementKind.WEBSITE_PRODUCT_PAGE in verified[partner_id],
             joint_marketing_campaign=RequirementKind.JOINT_MARKETING_CAMPAIGN in verified[partner_id],
-            revenue=Money(revenue.get(partner_id, 0), currency),
+            revenue=Money(0, currency),
         )
         for partner_id in partner_ids
     }
+    summed = partner_ids
+    if revenue_only_if_rest_met:
+        terms = program_terms()
+        summed = [partner_id for partner_id in partner_ids if meets_premier_but_revenue(facts[partner_id], terms)]
+        ids = summed if len(summed) <= 1000 else None
+    if summed:
+        revenue = net_revenue_by_partner(start, end, ids)
+        for partner_id in summed:
+            facts[partner_id] = replace(facts[partner_id], revenue=Money(revenue.get(partner_id, 0), currency))
+    return facts
 
 
 def histories(partner_ids: list[int] | None = None) -> dict[int, list[LevelRecord]]:
@@ -330,7 +347,10 @@ def run_upgrades(
     ids = sorted(partners)
     history = histories(ids if len(ids) <= 1000 else None)
     candidates = [pid for pid in ids if (current := level_on(history.get(pid, []), as_of)) and current.level != PREMIER]
-    facts = facts_by_partner(candidates, date(as_of.year, 1, 1), as_of) if candidates else {}
+    # Revenue is summed only where it can decide: a purchase, say, completes nothing else.
+    facts = (
+        facts_by_partner(candidates, date(as_of.year, 1, 1), as_of, revenue_only_if_rest_met=True) if candidates else {}
+    )
     terms = program_terms()
     lines = []
     for partner_id in candidates:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Date, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -343,6 +343,15 @@ class CodeCheck:
     level: Level | None = None
 
 
+# The code, its registration, its partner and the partner's level on a day: one statement, built once
+# (it costs more to build than to run).
+_CODE_WITH_LEVEL = (
+    select(ReferralCode, level_on_column(bindparam("day", type_=Date()), ReferralCode.partner_id))
+    .where(ReferralCode.code == bindparam("code"))
+    .options(joinedload(ReferralCode.registration), joinedload(ReferralCode.partner))
+)
+
+
 def check_code(raw_code: str, raw_domain: str, at: datetime | None = None) -> CodeCheck:
     at = at or clock.now()
     try:
@@ -353,12 +362,7 @@ def check_code(raw_code: str, raw_domain: str, at: datetime | None = None) -> Co
         code = parse_code(raw_code)
     except CodeError as error:
         return CodeCheck(False, error.reason, str(error), domain=domain)
-    # The code, its registration, its partner and the partner's level then: one statement.
-    found = db.session.execute(
-        select(ReferralCode, level_on_column(at.date(), ReferralCode.partner_id))
-        .where(ReferralCode.code == code)
-        .options(joinedload(ReferralCode.registration), joinedload(ReferralCode.partner))
-    ).first()
+    found = db.session.execute(_CODE_WITH_LEVEL, {"code": code, "day": at.date()}).first()
     if found is None:
         return CodeCheck(
             False, "unknown", "We do not know this code. Check it with the partner who gave it to you.", code, domain

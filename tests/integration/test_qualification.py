@@ -245,6 +245,27 @@ def test_the_purchase_that_completes_the_requirements_upgrades_at_once(app, worl
         assert len(notices()) == 1
 
 
+def test_a_purchase_sums_no_revenue_for_a_partner_that_lacks_another_requirement(app, world, count_queries):
+    """The check after each purchase reads the revenue only when the revenue could decide (issue #16)."""
+    with app.app_context():
+        with time_machine.travel(at("2026-09-14"), tick=False):
+            register_domain(_db.session.get(Partner, world["partner"]), "late.com", by=None)
+        with time_machine.travel(at("2026-09-15") + timedelta(hours=1), tick=False), count_queries() as lacking:
+            buy("A-1", "25000.00", "2026-09-15", domain="late.com")
+        assert levels(world["partner"])[-1][0] == "reseller"
+        meet_everything(world, "2026-09-16")  # everything but the revenue now
+        with time_machine.travel(at("2026-09-17") + timedelta(hours=1), tick=False), count_queries() as deciding:
+            buy("A-2", "100.00", "2026-09-17", domain="late.com")
+        assert levels(world["partner"])[-1][0] == "premier"
+
+    def summing(counter) -> int:
+        return sum("purchase_month_totals" in s or "partner_month_totals" in s for s in counter.statements
+                   if s.lstrip().upper().startswith("SELECT"))  # fmt: skip
+
+    assert summing(lacking) == 0
+    assert summing(deciding) >= 1
+
+
 # --- Late annual runs and booked upgrades (issue #17, finding 12) ----------------------------------
 
 

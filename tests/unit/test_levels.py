@@ -12,6 +12,7 @@ from cloudcodes.partners.levels import (
     annual_level,
     level_on,
     meets_premier,
+    meets_premier_but_revenue,
     mid_year_upgrade,
     protected_until,
     split_declared,
@@ -145,3 +146,17 @@ def test_a_partner_that_joined_during_the_year_is_not_qualified_back_to_january(
     joined = [LevelRecord("reseller", date(2026, 7, 29))]
     assert annual_change(2026, joined, facts(revenue=0), TERMS) is None
     assert annual_change(2027, joined, facts(revenue=0), TERMS) is None  # stays Reseller: nothing to write
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, True),
+        ({"revenue": Money(0, "USD")}, True),  # the revenue is what is left to sum
+        ({"revenue": Money(0, "USD"), "sales_team": False}, False),
+        ({"trained_sales_staff": 0}, False),
+        ({"joint_marketing_campaign": False}, False),
+    ],
+)
+def test_meets_premier_but_revenue_ignores_only_the_revenue(changes, expected):
+    assert meets_premier_but_revenue(facts(**changes), TERMS) is expected
