@@ -23,6 +23,7 @@ from flask import current_app, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from cloudcodes.api import blueprint, schemas
 from cloudcodes.api.bodies import json_body, read_body
@@ -90,15 +91,20 @@ def purchase_body(purchase: Purchase) -> schemas.Purchase:
     )
 
 
-def _as_committed(purchase: Purchase) -> Purchase:
+def _as_committed(purchase: Purchase, *, created: bool) -> Purchase:
     """The purchase read again after its commit (which expired it), with everything its body shows, in
-    one statement instead of one per relation."""
+    one statement instead of one per relation; a purchase just created has no refunds to read."""
     purchase_id = inspect(purchase).identity[0]  # known without a query, unlike purchase.id now
-    return db.session.scalars(
+    query = (
         select(Purchase)
         .where(Purchase.id == purchase_id)
-        .options(joinedload(Purchase.partner), joinedload(Purchase.product), selectinload(Purchase.refunds))
-    ).one()
+        .options(joinedload(Purchase.partner), joinedload(Purchase.product))
+    )
+    if created:
+        stored = db.session.scalars(query).one()
+        set_committed_value(stored, "refunds", [])
+        return stored
+    return db.session.scalars(query.options(selectinload(Purchase.refunds))).one()
 
 
 def refund_body(refund: Refund) -> schemas.Refund:
@@ -157,7 +163,7 @@ def create_purchase() -> ResponseReturnValue:
         recorded = record_purchase(data, fingerprint(body))
     except BillingError as error:
         raise _billing_error(error) from None
-    return _answer(purchase_body(_as_committed(recorded.purchase)), recorded.created)
+    return _answer(purchase_body(_as_committed(recorded.purchase, created=recorded.created)), recorded.created)
 
 
 @blueprint.post("/purchases/<path:order_id>/refunds")

@@ -246,16 +246,16 @@ def record_purchase(data: PurchaseInput, request_hash: str) -> Recorded:
     try:
         with db.session.begin_nested():
             db.session.add(purchase)
+            if purchase.commission is not None:
+                _accrue(purchase)  # in the same flush: one upsert of the month's totals counts both
     except IntegrityError:
         # The same order_id arrived at the same moment and was recorded first: answer as a replay.
         existing = _existing_purchase(data.order_id, request_hash)
         if existing is None:
             raise
         return Recorded(existing, created=False)
-    if purchase.commission is not None:
-        _accrue(purchase)
-        if found.registration is not None and found.registration.converted_at is None:
-            found.registration.converted_at = purchased_at
+    if purchase.commission is not None and found.registration is not None and found.registration.converted_at is None:
+        found.registration.converted_at = purchased_at
     if checkout is not None:
         checkout.status = CheckoutStatus.PAID
         checkout.paid_at = clock.now()
@@ -366,7 +366,7 @@ def _accrue(purchase: Purchase) -> None:
             kind=LedgerKind.ACCRUAL,
             payable=direct,
             amount=purchase.commission,
-            purchase_id=purchase.id,
+            purchase=purchase,
             effective_on=day,
             payable_on=day + hold if direct else day,
             description=(

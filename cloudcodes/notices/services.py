@@ -12,12 +12,12 @@ and an operator's command), the second finds nothing left to claim, so no notice
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 
 from cloudcodes import clock
 from cloudcodes.audit.services import record
@@ -78,15 +78,6 @@ def mail_notice(notice: Notice, user: User) -> None:
     )
 
 
-def _choices(user_ids: Iterable[int], kind: NoticeKind) -> dict[int, Delivery]:
-    rows = db.session.execute(
-        select(NoticePreference.user_id, NoticePreference.delivery).where(
-            NoticePreference.user_id.in_(list(user_ids)), NoticePreference.kind == kind
-        )
-    ).all()
-    return {int(user_id): Delivery(delivery) for user_id, delivery in rows}
-
-
 def raise_notices(
     kind: NoticeKind,
     events: Sequence[NoticeFor],
@@ -101,14 +92,16 @@ def raise_notices(
     if not events:
         return []
     partner_ids = {event.partner_id for event in events}
+    # Each member with the delivery chosen for this kind (none chosen: the kind's default), in one statement.
     members = db.session.execute(
-        select(PartnerMembership.partner_id, PartnerMembership.role, User)
+        select(PartnerMembership.partner_id, PartnerMembership.role, User, NoticePreference.delivery)
         .join(User, User.id == PartnerMembership.user_id)
+        .outerjoin(NoticePreference, and_(NoticePreference.user_id == User.id, NoticePreference.kind == kind))
         .where(PartnerMembership.partner_id.in_(partner_ids), User.active.is_(True))
         .order_by(PartnerMembership.partner_id, User.id)
     ).all()
-    told = [(partner_id, user) for partner_id, role, user in members if may_receive(role, kind)]
-    chosen = _choices({user.id for _, user in told}, kind)
+    told = [(partner_id, user) for partner_id, role, user, _ in members if may_receive(role, kind)]
+    chosen = {user.id: Delivery(delivery) for _, _, user, delivery in members if delivery is not None}
     now = clock.now()
     notices: list[Notice] = []
     for event in events:

@@ -40,7 +40,7 @@ BUDGETS = {
     "/dashboard/referrals": 8,
     "code check": 1,  # the code with its registration, partner and level
     "/redeem": 3,
-    "new purchase": 19,  # its rows, the monthly totals, the notices, the upgrade check
+    "new purchase": 14,  # its rows with one upsert of the monthly totals, the notices, the upgrade check
 }
 
 
