@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Date, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from cloudcodes import clock, formatting
 from cloudcodes.audit.services import record
@@ -345,10 +345,21 @@ class CodeCheck:
 
 # The code, its registration, its partner and the partner's level on a day: one statement, built once
 # (it costs more to build than to run).
+# Only the columns the check and a purchase's attribution read: the rest would load if asked for.
 _CODE_WITH_LEVEL = (
     select(ReferralCode, level_on_column(bindparam("day", type_=Date()), ReferralCode.partner_id))
     .where(ReferralCode.code == bindparam("code"))
-    .options(joinedload(ReferralCode.registration), joinedload(ReferralCode.partner))
+    .options(
+        load_only(ReferralCode.code, ReferralCode.partner_id, ReferralCode.registration_id, ReferralCode.revoked_at),
+        joinedload(ReferralCode.registration).load_only(
+            DomainRegistration.domain,
+            DomainRegistration.status,
+            DomainRegistration.registered_at,
+            DomainRegistration.expires_at,
+            DomainRegistration.converted_at,
+        ),
+        joinedload(ReferralCode.partner).load_only(Partner.name, Partner.status),
+    )
 )
 
 
