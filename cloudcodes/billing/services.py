@@ -46,8 +46,9 @@ from cloudcodes.urls import external_url
 
 CHANNELS = tuple(Channel)
 
-# Sent (with ``partner_id``) once an attributed purchase is committed. The level rules listen: the
-# revenue may complete a partner's Premier requirements, and billing need not know about levels.
+# Sent (with ``partner_id``, and the partner's ``level`` on the purchase's day ``on``) once an attributed
+# purchase is committed. The level rules listen: the revenue may complete a partner's Premier
+# requirements, and billing need not know about levels.
 purchase_recorded = Namespace().signal("purchase-recorded")
 
 
@@ -261,9 +262,9 @@ def record_purchase(data: PurchaseInput, request_hash: str) -> Recorded:
         checkout.paid_at = clock.now()
         _queue_receipt(checkout, purchase)
     if purchase.partner_id is not None:
-        partner_id = purchase.partner_id
+        partner_id, level_then, day = purchase.partner_id, purchase.level, purchased_at.date()
         _notify_purchase(purchase, product)
-        after_commit(lambda: purchase_recorded.send(None, partner_id=partner_id))
+        after_commit(lambda: purchase_recorded.send(None, partner_id=partner_id, level=level_then, on=day))
     return Recorded(purchase, created=True)
 
 

@@ -400,6 +400,8 @@ def check_upgrade(partner_id: int | None, *, by: User | None = None) -> list[Cha
 
 
 @purchase_recorded.connect
-def _upgrade_after_purchase(sender: object, *, partner_id: int) -> None:
+def _upgrade_after_purchase(sender: object, *, partner_id: int, level: Level | None, on: date) -> None:
+    if level == PREMIER and on == clock.today():
+        return  # Premier today: there is nothing to upgrade to
     # The revenue may have completed the Premier requirements: upgrade now, not at the next batch.
     check_upgrade(partner_id)

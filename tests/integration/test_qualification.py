@@ -266,6 +266,23 @@ def test_a_purchase_sums_no_revenue_for_a_partner_that_lacks_another_requirement
     assert summing(deciding) >= 1
 
 
+def test_a_premier_partners_purchase_of_today_runs_no_upgrade_check(app, count_queries):
+    with time_machine.travel(at("2026-09-14"), tick=False), app.app_context():
+        partner = create_partner(
+            name="Initech", website="https://initech.com", country="Spain", level="premier", channel_manager=None,
+            effective_from=date(2026, 1, 1),
+        )  # fmt: skip
+        _db.session.commit()
+        register_domain(partner, "initech-customer.com", by=None)
+    with time_machine.travel(at("2026-09-15") + timedelta(hours=1), tick=False), app.app_context():
+        with count_queries() as counter:
+            purchase = buy("I-1", "500.00", "2026-09-15", domain="initech-customer.com")
+        assert purchase.level == "premier"
+    # The upgrade check reads the level histories of the partners it checks (``partner_id IN (...)``).
+    histories = [s for s in counter.statements if "partner_levels.partner_id IN" in " ".join(s.split())]
+    assert histories == [], "a Premier partner was checked for an upgrade after its purchase"
+
+
 # --- Late annual runs and booked upgrades (issue #17, finding 12) ----------------------------------
 
 
