@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pyotp
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cloudcodes import clock
@@ -111,18 +111,25 @@ def open_login_session(user: User, user_agent: str) -> str:
     return token
 
 
+# Every logged-in request sends it: built once (building it costs more than running it).
+_LIVE_LOGIN_SESSION = (
+    select(User, LoginSession.id)
+    .join(LoginSession, LoginSession.user_id == User.id)
+    .where(
+        User.id == bindparam("user_id"),
+        User.active.is_(True),
+        User.session_version == bindparam("session_version"),
+        LoginSession.token_hash == bindparam("token_hash"),
+        LoginSession.ended_at.is_(None),
+    )
+)
+
+
 def live_login_session(user_id: int, session_version: int, token: str) -> User | None:
     """The user of a cookie, in one query: active, at the cookie's session version, its session not ended."""
     row = db.session.execute(
-        select(User, LoginSession.id)
-        .join(LoginSession, LoginSession.user_id == User.id)
-        .where(
-            User.id == user_id,
-            User.active.is_(True),
-            User.session_version == session_version,
-            LoginSession.token_hash == _token_hash(token),
-            LoginSession.ended_at.is_(None),
-        )
+        _LIVE_LOGIN_SESSION,
+        {"user_id": user_id, "session_version": session_version, "token_hash": _token_hash(token)},
     ).first()
     if row is None:
         return None

@@ -86,16 +86,15 @@ _CLOSES = bindparam("closes")
 _NEXT_MONTH = bindparam("next_month")
 
 
+_PARTNER_MONTHS = select(PartnerMonthTotals.month, *(getattr(PartnerMonthTotals, name) for name in totals.SUMS)).where(
+    PartnerMonthTotals.partner_id == _PARTNER
+)
+
+
 def partner_months(partner_id: int) -> list[Row[Any]]:
     """The partner's monthly totals, one row a month it has had anything in (``billing.totals``): read
     once for all of the overview's sums and its chart, a row a month however many purchases."""
-    return list(
-        db.session.execute(
-            select(PartnerMonthTotals.month, *(getattr(PartnerMonthTotals, name) for name in totals.SUMS)).where(
-                PartnerMonthTotals.partner_id == partner_id
-            )
-        )
-    )
+    return list(db.session.execute(_PARTNER_MONTHS, {"partner_id": partner_id}))
 
 
 def _ledger_live_statement() -> Select[Any]:
@@ -245,23 +244,62 @@ def _next_level_record(partner_id: int, today: date) -> PartnerLevel | None:
     )
 
 
+_LATEST_LEVELS = (
+    select(PartnerLevel)
+    .where(PartnerLevel.partner_id == _PARTNER)
+    .order_by(PartnerLevel.effective_from.desc(), PartnerLevel.id.desc())
+    .limit(ACTIVITY_SHOWN)
+)
+
+
 def levels_around(partner_id: int, today: date) -> Levels:
     """One statement for the overview's three uses of the level records (two more only for a partner
     with more records written ahead than the list holds, which the program never writes)."""
-    latest = list(
-        db.session.scalars(
-            select(PartnerLevel)
-            .where(PartnerLevel.partner_id == partner_id)
-            .order_by(PartnerLevel.effective_from.desc(), PartnerLevel.id.desc())
-            .limit(ACTIVITY_SHOWN)
-        )
-    )
+    latest = list(db.session.scalars(_LATEST_LEVELS, {"partner_id": partner_id}))
     past = [record for record in latest if record.effective_from <= today]
     ahead = [record for record in latest if record.effective_from > today]
     complete = len(latest) < ACTIVITY_SHOWN or bool(past)  # every record ahead is in the list
     current = past[0] if past else (None if complete else level_record_on(partner_id, today))
     upcoming = ahead[-1] if complete and ahead else (None if complete else _next_level_record(partner_id, today))
     return Levels(current, upcoming, latest)
+
+
+_LATEST_PURCHASES = (
+    select(Purchase.purchased_at, Purchase.customer_domain, Purchase.seats, Product.name, Purchase.amount)
+    .join(Product, Product.id == Purchase.product_id)
+    .where(Purchase.partner_id == _PARTNER)
+    .order_by(Purchase.purchased_at.desc(), Purchase.id.desc())
+    .limit(ACTIVITY_SHOWN)
+)
+_LATEST_REFUNDS = (
+    select(Refund.refunded_at, Purchase.customer_domain, Purchase.order_id, Refund.amount)
+    .join(Purchase, Purchase.id == Refund.purchase_id)
+    .where(Refund.partner_id == _PARTNER)
+    .order_by(Refund.refunded_at.desc(), Refund.id.desc())
+    .limit(ACTIVITY_SHOWN)
+)
+_REGISTRATIONS_ENDING = (
+    select(DomainRegistration.domain, DomainRegistration.expires_at)
+    .where(
+        DomainRegistration.partner_id == _PARTNER,
+        DomainRegistration.status == RegistrationStatus.ACTIVE,
+        DomainRegistration.converted_at.is_(None),
+        DomainRegistration.expires_at >= bindparam("ending_from"),
+        DomainRegistration.expires_at < bindparam("ending_before"),
+    )
+    .order_by(DomainRegistration.expires_at)
+    .limit(ACTIVITY_SHOWN)
+)
+_STATEMENT_NOTICES = (
+    select(Notice.kind, Notice.facts, Notice.created_at)
+    .where(
+        Notice.user_id == bindparam("user_id"),
+        Notice.partner_id == _PARTNER,
+        Notice.kind == NoticeKind.STATEMENT_READY,
+    )
+    .order_by(Notice.created_at.desc(), Notice.id.desc())
+    .limit(ACTIVITY_SHOWN)
+)
 
 
 def latest_activity(
@@ -283,39 +321,19 @@ def latest_activity(
     """
     items: list[Activity] = []
     if money:
-        purchases = db.session.execute(
-            select(Purchase.purchased_at, Purchase.customer_domain, Purchase.seats, Product.name, Purchase.amount)
-            .join(Product, Product.id == Purchase.product_id)
-            .where(Purchase.partner_id == partner_id)
-            .order_by(Purchase.purchased_at.desc(), Purchase.id.desc())
-            .limit(ACTIVITY_SHOWN)
-        )
+        purchases = db.session.execute(_LATEST_PURCHASES, {"partner_id": partner_id})
         for purchased_at, domain, seats, product, amount in purchases:
             text = f"Purchase by {display_domain(domain)}: {seats} × {product}"
             items.append(Activity("purchase", purchased_at.date(), text, amount, "dashboard.earnings"))
-        refunds = db.session.execute(
-            select(Refund.refunded_at, Purchase.customer_domain, Purchase.order_id, Refund.amount)
-            .join(Purchase, Purchase.id == Refund.purchase_id)
-            .where(Refund.partner_id == partner_id)
-            .order_by(Refund.refunded_at.desc(), Refund.id.desc())
-            .limit(ACTIVITY_SHOWN)
-        )
+        refunds = db.session.execute(_LATEST_REFUNDS, {"partner_id": partner_id})
         for refunded_at, domain, order_id, amount in refunds:
             text = f"Refund to {display_domain(domain)} (order {order_id})"
             items.append(Activity("refund", refunded_at.date(), text, -amount, "dashboard.earnings"))
     if codes:
         now = start_of_day(today)
         ending = db.session.execute(
-            select(DomainRegistration.domain, DomainRegistration.expires_at)
-            .where(
-                DomainRegistration.partner_id == partner_id,
-                DomainRegistration.status == RegistrationStatus.ACTIVE,
-                DomainRegistration.converted_at.is_(None),
-                DomainRegistration.expires_at >= now,
-                DomainRegistration.expires_at < now + ENDING_WITHIN + timedelta(days=1),
-            )
-            .order_by(DomainRegistration.expires_at)
-            .limit(ACTIVITY_SHOWN)
+            _REGISTRATIONS_ENDING,
+            {"partner_id": partner_id, "ending_from": now, "ending_before": now + ENDING_WITHIN + timedelta(days=1)},
         )
         for domain, expires_at in ending:
             ends = expires_at.date()
@@ -330,16 +348,7 @@ def latest_activity(
             Activity("level", record.effective_from, f"{verb} {level_name(record.level)}", None, "public.program")
         )
     if money and user_id is not None:
-        ready = db.session.execute(
-            select(Notice.kind, Notice.facts, Notice.created_at)
-            .where(
-                Notice.user_id == user_id,
-                Notice.partner_id == partner_id,
-                Notice.kind == NoticeKind.STATEMENT_READY,
-            )
-            .order_by(Notice.created_at.desc(), Notice.id.desc())
-            .limit(ACTIVITY_SHOWN)
-        )
+        ready = db.session.execute(_STATEMENT_NOTICES, {"partner_id": partner_id, "user_id": user_id})
         for kind, facts, created_at in ready:
             items.append(Activity("notice", created_at.date(), notice_summary(kind, facts), None, "dashboard.earnings"))
     items.sort(key=lambda item: item.on, reverse=True)

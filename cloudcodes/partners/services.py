@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ScalarSelect, Select, select
+from sqlalchemy import ScalarSelect, Select, bindparam, select
 from sqlalchemy.orm import joinedload
 
 from cloudcodes import clock
@@ -72,13 +72,16 @@ def add_requirement(partner: Partner, kind: RequirementKind, detail: str, year: 
     partner.requirements.append(PartnerRequirement(kind=kind, detail=detail, year=year))
 
 
+_MEMBERSHIP_OF = (
+    select(PartnerMembership)
+    .where(PartnerMembership.user_id == bindparam("user_id"))
+    .options(joinedload(PartnerMembership.partner))
+)
+
+
 def membership_of(user: User) -> PartnerMembership | None:
-    """The user's membership with its partner, in one statement (every partner page needs both)."""
-    return db.session.scalar(
-        select(PartnerMembership)
-        .where(PartnerMembership.user_id == user.id)
-        .options(joinedload(PartnerMembership.partner))
-    )
+    """The user's membership with its partner, in one statement (every partner page needs both), built once."""
+    return db.session.scalar(_MEMBERSHIP_OF, {"user_id": user.id})
 
 
 def _in_force_on(query: Select[Any], day: date) -> Select[Any]:
