@@ -1,6 +1,6 @@
 """The HTTP benchmark: the portal's pages and API under gunicorn, measured against a fortunes app.
 
-    .venv/bin/python -m bench.http [--seconds 10] [--connections 16] [--workers N]
+    .venv/bin/python -m bench.http [--seconds 5] [--rounds 3] [--connections 16] [--workers N]
         [--setup postgres:sync --setup postgres:gthread --setup sqlite:sync --setup sqlite:gthread]
 
 For each set-up (engine and worker class; all four by default): a database (a throw-away PostgreSQL
@@ -8,9 +8,10 @@ cluster, or an SQLite file) migrated and loaded with the demo data and two more 
 100 purchases and one with 100,000 (``tests.support.bulk``: their domains, codes, refunds, ledger
 and statements); the portal (``wsgi:app``) and ``bench/fortunes.py`` each under gunicorn with the
 same workers (2 x cores + 1; gthread with 4 threads each); Debian's ``wrk`` from a second process
-on loopback, a fixed time per endpoint. Runs alternate (fortunes, endpoint, fortunes, ...)
-and every endpoint's figures are also given as a ratio to the mean of the fortunes runs either side
-of it, because only ratios hold on a shared machine. It prints a table and passes or fails nothing:
+on loopback, a fixed time per run. Runs alternate (fortunes, endpoint, fortunes, ...), each endpoint
+``--rounds`` times; every run's figures are also taken as a ratio to the mean of the fortunes runs
+either side of it, because only ratios hold on a shared machine, and the table gives the median of
+each endpoint's rounds. It prints a table and passes or fails nothing:
 speed is never a timed test. Rate limits are off: the app is measured, not the limiter.
 """
 
@@ -33,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from statistics import median
 
 from flask_migrate import upgrade
 from sqlalchemy import select
@@ -179,10 +181,12 @@ def prepare(database_url: str) -> dict[str, str]:
             give_purchases(partner, count, domains=40 if count > 1000 else 3, statements=13)
             print(f"  {count:,} purchases loaded in {time.monotonic() - started:.1f} s", flush=True)
         # Statistics for the planner, as autovacuum keeps them on a live database: measured right after
-        # the load, PostgreSQL would still plan for the empty tables (a sort of all 100,000 purchases).
+        # the load, PostgreSQL would still plan for the empty tables (a sort of all 100,000 purchases),
+        # and autovacuum would start on them in the middle of the runs.
         db.session.commit()
         with db.engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+            vacuum = "VACUUM ANALYZE" if connection.dialect.name == "postgresql" else "ANALYZE"
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(vacuum)
         code = db.session.scalar(
             select(ReferralCode.code).where(ReferralCode.revoked_at.is_(None)).order_by(ReferralCode.id)
         )
@@ -275,8 +279,9 @@ COLUMNS = f"{'endpoint':<31} {'rps':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7
 
 
 def measure(url: str, setup: str, args: argparse.Namespace, folder: Path) -> None:
-    """One set-up's table: fortunes, endpoint, fortunes, endpoint, ... each endpoint's ratios to the
-    mean of the fortunes runs either side of it."""
+    """One set-up's table: fortunes, endpoint, fortunes, endpoint, ... ``--rounds`` times per endpoint;
+    each round's ratios are to the mean of the fortunes runs either side of it, and the table gives
+    the median round (the median of each figure), so that one disturbed run moves nothing."""
     worker_class = setup.split(":")[1]
     threads = THREADS if worker_class == "gthread" else 1
     print(f"\n{setup}: preparing the data", flush=True)
@@ -290,23 +295,34 @@ def measure(url: str, setup: str, args: argparse.Namespace, folder: Path) -> Non
         print(
             f"\n{setup}: {args.workers} {worker_class} workers"
             + (f" x {threads} threads" if threads > 1 else "")
-            + f", {args.connections} connections, {args.seconds} s each, {os.cpu_count()} cores"
+            + f", {args.connections} connections, {args.rounds} rounds of {args.seconds} s each, {os.cpu_count()} cores"
         )
         print(COLUMNS)
         print("-" * len(COLUMNS))
         before = wrk(yardstick, yard, args.seconds, args.connections)
-        print(f"{'fortunes':<31} {before.rps:>7.0f} {before.p50_ms:>8.2f} {before.p99_ms:>8.2f} {before.errors:>7}")
+        yardsticks = [before]
         for endpoint in endpoints(url, facts, folder):
-            run = wrk(portal, endpoint, args.seconds, args.connections)
-            after = wrk(yardstick, yard, args.seconds, args.connections)
-            rps = (before.rps + after.rps) / 2
-            p50 = (before.p50_ms + after.p50_ms) / 2
+            runs, rps_ratios, p50_ratios = [], [], []
+            for _ in range(args.rounds):
+                run = wrk(portal, endpoint, args.seconds, args.connections)
+                after = wrk(yardstick, yard, args.seconds, args.connections)
+                yardsticks.append(after)
+                runs.append(run)
+                rps_ratios.append(run.rps / ((before.rps + after.rps) / 2))
+                p50 = (before.p50_ms + after.p50_ms) / 2
+                p50_ratios.append(run.p50_ms / p50 if p50 else 0.0)
+                before = after
             print(
-                f"{endpoint.name:<31} {run.rps:>7.0f} {run.p50_ms:>8.2f} {run.p99_ms:>8.2f} {run.errors:>7} "
-                f"{run.rps / rps:>6.2f} {run.p50_ms / p50 if p50 else 0:>6.2f}",
+                f"{endpoint.name:<31} {median(r.rps for r in runs):>7.0f} {median(r.p50_ms for r in runs):>8.2f} "
+                f"{median(r.p99_ms for r in runs):>8.2f} {sum(r.errors for r in runs):>7} "
+                f"{median(rps_ratios):>6.2f} {median(p50_ratios):>6.2f}",
                 flush=True,
             )
-            before = after
+        print(
+            f"{'fortunes (median of its runs)':<31} {median(r.rps for r in yardsticks):>7.0f} "
+            f"{median(r.p50_ms for r in yardsticks):>8.2f} {median(r.p99_ms for r in yardsticks):>8.2f} "
+            f"{sum(r.errors for r in yardsticks):>7}"
+        )
 
 
 SETUPS = ("postgres:sync", "postgres:gthread", "sqlite:sync", "sqlite:gthread")
@@ -314,7 +330,8 @@ SETUPS = ("postgres:sync", "postgres:gthread", "sqlite:sync", "sqlite:gthread")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=5, help="per run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each endpoint, each beside fortunes")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     parser.add_argument("--setup", action="append", choices=SETUPS, help="engine:worker-class (all four by default)")
