@@ -48,6 +48,17 @@ class ChangedMeanwhile(ServiceError):
     """
 
 
+def reads_one_statement() -> None:
+    """For a request that only reads, with one statement: on PostgreSQL that statement runs on its own
+    (autocommit), so the request sends no BEGIN before it and no ROLLBACK after it, two of its three
+    round trips. A statement on its own sees one moment, as a transaction would; several statements
+    would each see their own, and a write would commit at once, so neither belongs in such a request.
+    Called before the request's first statement (later, it leaves the transaction as it is).
+    """
+    if db.engine.dialect.name == "postgresql" and db.session().get_transaction() is None:
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 def transactional(service: Callable[_Params, _Result]) -> Callable[_Params, _Result]:
     """Commit when the outermost service returns; roll back when it raises."""
 

@@ -69,6 +69,22 @@ def migrate_to_head(database_url: str) -> None:
 # --- PostgreSQL -------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def private_postgres() -> Iterator[pg.ThrowawayCluster]:
+    """A PostgreSQL cluster of the test module's own, with a migrated database at ``database_url``:
+    for tests that stop the server or change its settings, which no other test may see."""
+    try:
+        server = pg.ThrowawayCluster()
+        url = server.start()
+    except pg.PostgresUnavailable as error:
+        unavailable("postgres", str(error))
+    database = pg.create_database(url, "private")
+    migrate_to_head(database)
+    server.database_url = database  # type: ignore[attr-defined]
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str | None]:
     """A server URL to create databases on, or None with the reason kept for the tests that need it."""

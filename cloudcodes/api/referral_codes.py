@@ -9,6 +9,7 @@ from cloudcodes.api import blueprint, schemas
 from cloudcodes.api.errors import ApiError
 from cloudcodes.extensions import limiter
 from cloudcodes.referrals.services import CodeCheck, check_code
+from cloudcodes.services import reads_one_statement
 
 REFERRAL_CODE_LIMIT = "60/minute"  # per client address; a checkout asks once per customer, not in bulk
 
@@ -39,4 +40,5 @@ def referral_code(code: str) -> ResponseReturnValue:
             "for one domain only.",
             field="domain",
         )
+    reads_one_statement()  # the check is one statement: the checkout asks it often, and it waits
     return jsonify(code_check_body(check_code(code, domain)).model_dump(mode="json"))

@@ -6,13 +6,11 @@ The outage is real: a throw-away PostgreSQL cluster of this test's own is stoppe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 
 from cloudcodes.extensions import db as _db
-from tests.conftest import make_test_app, migrate_to_head, unavailable
+from tests.conftest import make_test_app
 from tests.factories import make_partner
 from tests.support import postgres as pg
 from tests.support.api import purchase_body, signed_post
@@ -25,21 +23,12 @@ PAGES = ("/", "/faq", "/program", "/dashboard/", "/dashboard/referrals", "/dashb
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[pg.ThrowawayCluster]:
-    try:
-        server = pg.ThrowawayCluster()
-        url = server.start()
-    except pg.PostgresUnavailable as error:
-        unavailable("postgres", str(error))
-    database = pg.create_database(url, "outage")
-    migrate_to_head(database)
-    app = make_test_app(database)
+def cluster(private_postgres: pg.ThrowawayCluster) -> pg.ThrowawayCluster:
+    app = make_test_app(private_postgres.database_url)
     with app.app_context():
         make_partner("Outage Partner", owner_email=OWNER)
         _db.engine.dispose()
-    server.database_url = database  # type: ignore[attr-defined]
-    yield server
-    server.stop()
+    return private_postgres
 
 
 @pytest.fixture
