@@ -6,6 +6,8 @@ The outage is real: a throw-away PostgreSQL cluster of this test's own is stoppe
 
 from __future__ import annotations
 
+import time
+
 import psycopg
 import pytest
 
@@ -97,6 +99,13 @@ def test_connections_the_server_closed_while_idle_are_replaced_before_a_request_
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         ).fetchone()[0]
+        # pg_terminate_backend only signals: wait until the sessions have ended (and closed their sockets).
+        deadline = time.monotonic() + 10
+        while admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()[0]:
+            assert time.monotonic() < deadline, "the terminated sessions did not end"
+            time.sleep(0.05)
     assert ended >= 3
     for path in PAGES + PAGES:
         assert partner.get(path).status_code == 200, path
