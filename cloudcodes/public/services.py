@@ -47,16 +47,17 @@ def faq_page() -> FaqPage:
     """
     versions = content_versions()
     locale = str(formatting.get_locale())
-    kept = current_app.extensions.get(_FAQ_CACHE)
-    if versions is not None and kept is not None and kept[0] == versions and locale in kept[1]:
-        return kept[1][locale]
+    kept_versions, pages = current_app.extensions.get(_FAQ_CACHE, (None, {}))
+    if versions is None or kept_versions != versions:
+        pages = {}
+    elif locale in pages:
+        return pages[locale]
     terms = program_terms()
     questions = tuple(
         FaqQuestion(row.slug, row.question, fill_placeholders(row.answer_html, terms)) for row in published_faq()
     )
     page = FaqPage(questions, bool(questions) and terms.contact_email in questions[-1].answer)
     if versions is not None:
-        pages = kept[1] if kept is not None and kept[0] == versions else {}
         current_app.extensions[_FAQ_CACHE] = (versions, {**pages, locale: page})
     return page
 

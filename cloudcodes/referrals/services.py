@@ -344,8 +344,7 @@ class CodeCheck:
 
 
 # The code, its registration, its partner and the partner's level on a day: one statement, built once
-# (it costs more to build than to run).
-# Only the columns the check and a purchase's attribution read: the rest would load if asked for.
+# (it costs more to build than to run), of only the columns the check and a purchase's attribution read.
 _CODE_WITH_LEVEL = (
     select(ReferralCode, level_on_column(bindparam("day", type_=Date()), ReferralCode.partner_id))
     .where(ReferralCode.code == bindparam("code"))
